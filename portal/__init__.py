@@ -1,0 +1,75 @@
+"""Complaint Portal (客诉处理门户): the application factory."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from portal.config import Config, _database_url, _secret_key
+
+
+def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static",
+                instance_path=str(__import__("portal.config").config.INSTANCE))
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = _database_url()
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key()
+    _engine_options(app)
+
+    from portal.extensions import babel, csrf, db, htmx, login, migrate
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    from portal.i18n import select_locale
+    babel.init_app(app, locale_selector=select_locale,
+                   default_translation_directories=os.path.join(os.path.dirname(__file__), "translations"))
+    from portal.auth import init_login
+    init_login(app, login)
+
+    from portal import models  # noqa: F401 - every table registered before migrations look
+    from portal.auth import bp as auth_bp
+    from portal.cases import bp as cases_bp
+    from portal.batches.routes import bp as batches_bp
+    from portal.admin import bp as admin_bp
+    from portal.web import bp as web_bp
+    for bp in (auth_bp, cases_bp, batches_bp, admin_bp, web_bp):
+        app.register_blueprint(bp)
+
+    from portal import htmx as htmx_helpers, templating, cli
+    htmx_helpers.init_app(app)
+    templating.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _engine_options(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    opts = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        # Writers wait for each other instead of failing with "database is locked".
+        opts.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+        if not event.contains(Engine, "connect", _sqlite_pragmas):
+            event.listen(Engine, "connect", _sqlite_pragmas)
+    else:
+        opts.setdefault("pool_pre_ping", True)
+        opts.setdefault("pool_size", 10)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = opts
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    if type(dbapi_conn).__module__.startswith("sqlite3"):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()

@@ -1,0 +1,33 @@
+"""Products and their production batches."""
+import sqlalchemy as sa
+from sqlalchemy.orm import relationship
+
+from portal.extensions import db
+
+
+class Product(db.Model):
+    __tablename__ = "product"
+    id = sa.Column(sa.Integer, primary_key=True)
+    code = sa.Column(sa.String(32), unique=True, nullable=False)
+    name = sa.Column(sa.String(100), nullable=False, index=True)
+    spec = sa.Column(sa.String(100))  # 规格, e.g. "500g/袋"
+    unit_price = sa.Column(sa.Numeric(10, 2))
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+
+    @property
+    def display(self) -> str:
+        return f"{self.name} {self.spec}" if self.spec else self.name
+
+
+class Batch(db.Model):
+    __tablename__ = "batch"
+    id = sa.Column(sa.Integer, primary_key=True)
+    batch_no = sa.Column(sa.String(40), unique=True, nullable=False)
+    product_id = sa.Column(sa.Integer, sa.ForeignKey("product.id"), nullable=False, index=True)
+    production_date = sa.Column(sa.Date, nullable=False)
+    production_unit_id = sa.Column(sa.Integer, sa.ForeignKey("org_unit.id"))
+    line = sa.Column(sa.String(40))  # 生产线
+    quantity = sa.Column(sa.Integer)  # units produced, for complaint rates
+
+    product = relationship("Product", lazy="joined")
+    production_unit = relationship("OrgUnit")

@@ -1,0 +1,6 @@
+"""The complaint (客诉) case: intake, workflow, list and detail."""
+from flask import Blueprint
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+from portal.cases import routes  # noqa: E402,F401

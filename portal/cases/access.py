@@ -1,0 +1,84 @@
+"""Who may see a case and who may act on it; enforced in queries, not only in templates."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from portal.cases.models import Case
+from portal.cases.states import STEP_ROLES, Step
+from portal.enums import Role, UnitKind
+from portal.org.tree import unit_tree
+
+ALL_SEEING = {Role.ADMIN, Role.DESK, Role.QUALITY}
+FULL_PHONE_ROLES = {Role.DESK, Role.REP, Role.HANDLER, Role.ADMIN}
+
+
+def _leader_sees_all(user) -> bool:
+    return user.unit is not None and user.unit.kind == UnitKind.COMPANY
+
+
+def visible_clause(user):
+    """A WHERE clause for the cases `user` may see (None: everything)."""
+    roles = user.roles
+    if roles & ALL_SEEING or (Role.LEADER in roles and _leader_sees_all(user)):
+        return None
+    tree = unit_tree()
+    own = tree.subtree(user.unit_id)
+    clauses = []
+    if Role.REP in roles:
+        branch = user.branch_id()
+        if branch is not None:
+            clauses.append(Case.branch_id.in_(tree.subtree(branch)))
+        clauses.append(Case.registered_by_id == user.id)
+    if Role.HANDLER in roles:
+        clauses.append(Case.responsible_unit_id.in_(own))
+    if Role.LEADER in roles:
+        clauses.append(Case.responsible_unit_id.in_(own))
+        clauses.append(Case.branch_id.in_(own))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def can_view(case: Case, user) -> bool:
+    roles = user.roles
+    if roles & ALL_SEEING or (Role.LEADER in roles and _leader_sees_all(user)):
+        return True
+    tree = unit_tree()
+    if Role.REP in roles:
+        branch = user.branch_id()
+        if case.registered_by_id == user.id or (branch and tree.contains(branch, case.branch_id)):
+            return True
+    if Role.HANDLER in roles and case.responsible_unit_id and tree.contains(user.unit_id, case.responsible_unit_id):
+        return True
+    if Role.LEADER in roles and (tree.contains(user.unit_id, case.responsible_unit_id)
+                                 or tree.contains(user.unit_id, case.branch_id)):
+        return True
+    return False
+
+
+def sees_full_phone(case: Case, user) -> bool:
+    return bool(user.roles & FULL_PHONE_ROLES)
+
+
+def in_step_scope(case: Case, user, step: Step) -> bool:
+    """Does the user's place in the organisation let them act on this step of this case?"""
+    tree = unit_tree()
+    if step in (Step.VERIFY, Step.DISPATCH):
+        return user.has_role(Role.DESK)
+    if step == Step.SUPPLEMENT:
+        return case.step_user_id == user.id or (case.step_user_id is None and user.has_role(Role.DESK))
+    if step in (Step.ACKNOWLEDGE, Step.INVESTIGATE, Step.IMPLEMENT):
+        return (user.has_role(Role.HANDLER) and case.responsible_unit_id is not None
+                and tree.contains(user.unit_id, case.responsible_unit_id)
+                and case.step_user_id in (None, user.id))
+    if step in (Step.APPROVE, Step.SIGN_OFF):
+        return (user.has_role(Role.LEADER) and case.responsible_unit_id is not None
+                and (tree.contains(user.unit_id, case.responsible_unit_id) or _leader_sees_all(user)))
+    if step == Step.CALLBACK:
+        if user.has_role(Role.DESK):
+            return True
+        branch = user.branch_id()
+        return user.has_role(Role.REP) and branch is not None and tree.contains(branch, case.branch_id)
+    return False
+
+
+def can_act(case: Case, user, step: Step) -> bool:
+    return bool(user.roles & STEP_ROLES[step]) and in_step_scope(case, user, step)

@@ -1,0 +1,91 @@
+"""The signed sign-off sheet (处理单/签字单) of a closed case, cached by its content hash."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import current_app
+
+from portal.cases import evidence
+from portal.cases.models import Attachment, Case
+from portal.cases.states import State
+from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures
+from portal.clock import fmt, utcnow
+from portal.enums import SATISFACTION_DIMENSIONS, SignatureMeaning
+from portal.extensions import db
+from portal.pdf import content_hash, render_pdf
+
+
+def _d(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def signoff_context(case: Case) -> dict:
+    sigs = case_signatures(case.id)
+    scores = " · ".join(f"{name} {getattr(case, field)}" for field, name in SATISFACTION_DIMENSIONS
+                        if getattr(case, field))
+    signatures = []
+    for s in sigs:
+        image = None
+        if s.image_attachment_id:
+            att = db.session.get(Attachment, s.image_attachment_id)
+            if att is not None and evidence.original_path(att.stored_name).exists():
+                image = str(evidence.original_path(att.stored_name))
+        signatures.append({"meaning": s.meaning.label, "printed_name": s.printed_name,
+                           "role": f"{s.unit_name or ''} {s.role.label}".strip(),
+                           "signed_at": fmt(s.signed_at, True), "content_hash": s.content_hash,
+                           "comment": s.comment, "image_path": image})
+    return {
+        "company_name": current_app.config["COMPANY_NAME"],
+        "case": {
+            "number": case.number, "received_at": fmt(case.received_at), "channel": case.channel.label,
+            "kind": case.kind.label if case.kind else "", "klass": case.klass.label if case.klass else "",
+            "category": case.category.full_name if case.category else "",
+            "validity": case.validity.label, "registered_by": case.registered_by.name,
+            "branch": case.branch.name if case.branch else "总部",
+            "customer_name": case.customer_name, "customer_phone": case.customer_phone,
+            "customer_address": case.customer_address, "region": case.region,
+            "customer_type": case.customer_type.label, "product_name": case.product_name,
+            "product_spec": case.product_spec, "batch_no": case.batch_no,
+            "production_date": _d(case.production_date), "quantity": case.quantity,
+            "purchase_place": case.purchase_place, "purchase_date": _d(case.purchase_date),
+            "description": case.description, "demand": case.demand,
+            "responsible_unit": case.responsible_unit.name if case.responsible_unit else "",
+            "responsible_person": case.responsible_user.name if case.responsible_user else "",
+            "findings": case.findings, "root_cause": case.root_cause,
+            "responsibility": " ".join(filter(None, [case.responsibility.label if case.responsibility else "",
+                                                     case.responsibility_note or ""])),
+            "solution_form": case.solution_form.label if case.solution_form else "",
+            "compensation": "；".join(filter(None, [case.solution_text, case.compensation_summary])),
+            "implementation": case.implementation_text,
+            "callback_result": "满意" if case.callback_satisfied else ("不满意" if case.callback_satisfied is False else ""),
+            "satisfaction": scores, "callback_comment": case.callback_comment,
+            "closed_at": fmt(case.closed_at), "escalation_level": str(case.escalation_level),
+        },
+        "photos": [{"path": str(evidence.thumb_path(a.token)), "caption": a.original_name}
+                   for a in case.photos if evidence.thumb_path(a.token).exists()][:8],
+        "timeline": [{"at": fmt(e.at), "actor": e.actor_name or "系统",
+                      "action": ACTION_LABELS.get(e.action, e.action), "note": e.note or ""}
+                     for e in case_events(case.id)],
+        "signatures": signatures,
+    }
+
+
+def signoff_pdf_path(case: Case) -> Path | None:
+    """The cached PDF for the case's signed, closed state (rendered once per content hash)."""
+    if case.state != State.CLOSED or not any(
+            s.meaning == SignatureMeaning.SIGN_OFF for s in case_signatures(case.id)):
+        return None
+    context = signoff_context(case)
+    digest = content_hash(context)
+    context["content_hash"] = digest
+    cache = Path(current_app.config["PDF_CACHE_DIR"]) / "signoff"
+    path = cache / f"{case.number}-{digest[:16]}.pdf"
+    if not path.exists():
+        context["generated_at"] = fmt(utcnow())
+        data = render_pdf("case_signoff", context, allowed_roots=[current_app.config["UPLOAD_DIR"]])
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path

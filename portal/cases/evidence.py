@@ -1,0 +1,177 @@
+"""Evidence files: checked by content (not name), kept byte for byte with their SHA-256,
+with EXIF-rotated, GPS-free thumbnails and previews for the gallery.
+
+Files are stored before the case exists (under a generated name) and carried through the
+form as signed tokens, so a form that fails validation loses no upload.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+from portal.clock import utcnow
+from portal.errors import ValidationError
+
+register_heif_opener()
+Image.MAX_IMAGE_PIXELS = 80_000_000  # a phone photo is ≤ 50 MP; more is a decompression bomb
+
+PHOTO_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"),
+                 "WEBP": ("image/webp", "webp"), "HEIF": ("image/heic", "heic")}
+THUMB_PX, PREVIEW_PX = 320, 1600
+
+
+@dataclass
+class StoredFile:
+    token: str
+    stored_name: str
+    original_name: str
+    content_type: str
+    size: int
+    sha256: str
+    width: int | None = None
+    height: int | None = None
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="evidence-upload")
+
+
+def upload_root() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"])
+
+
+def original_path(stored_name: str) -> Path:
+    return upload_root() / "originals" / stored_name
+
+
+def thumb_path(token: str) -> Path:
+    return upload_root() / "thumbs" / f"{token}.jpg"
+
+
+def preview_path(token: str) -> Path:
+    return upload_root() / "previews" / f"{token}.jpg"
+
+
+def clean_name(name: str | None) -> str:
+    """Keep the original (Chinese) name for display, bounded and without path parts."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = "".join(ch for ch in name if ch.isprintable())
+    return (name or "未命名文件")[-120:]
+
+
+def _read_bounded(file, limit: int, name: str) -> bytes:
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationError(f"文件「{name}」超过单个文件 {limit // (1024 * 1024)} MB 的上限。")
+    if not data:
+        raise ValidationError(f"文件「{name}」是空的。")
+    return data
+
+
+def _save_renditions(img: Image.Image, token: str) -> None:
+    """Thumbnail and preview, upright (EXIF orientation applied), metadata (GPS) dropped."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode not in ("RGB", "L"):
+        background = Image.new("RGB", img.size, "white")
+        rgba = img.convert("RGBA")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        img = background
+    for path, px in ((preview_path(token), PREVIEW_PX), (thumb_path(token), THUMB_PX)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        copy = img.copy()
+        copy.thumbnail((px, px))
+        # Saved without exif=…: nothing of the original metadata (GPS included) is carried over.
+        copy.save(path, "JPEG", quality=82, optimize=False)
+        img = copy  # the smaller size is made from the larger one
+
+
+def store_upload(file) -> StoredFile:
+    """Check one uploaded file by its content and store it; raise ValidationError if unfit."""
+    name = clean_name(getattr(file, "filename", None))
+    data = _read_bounded(file.stream if hasattr(file, "stream") else file,
+                         current_app.config["MAX_FILE_BYTES"], name)
+    token = secrets.token_hex(16)
+    width = height = None
+    if data.startswith(b"%PDF-"):
+        if b"%%EOF" not in data[-2048:]:
+            raise ValidationError(f"文件「{name}」不是完整的 PDF 文档。")
+        content_type, ext = "application/pdf", "pdf"
+    else:
+        try:
+            img = Image.open(io.BytesIO(data))
+            fmt = img.format
+            if fmt not in PHOTO_FORMATS:
+                raise ValidationError(f"文件「{name}」的格式不受支持：只接受 JPEG、PNG、WebP、HEIC 照片或 PDF 文档。")
+            width, height = img.size
+            if fmt == "JPEG":
+                img.draft("RGB", (PREVIEW_PX, PREVIEW_PX))  # decode at reduced scale: fast
+            img.load()  # a truncated or corrupt image fails here
+        except ValidationError:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            raise ValidationError(f"文件「{name}」不是可识别的照片或 PDF（文件内容与格式不符或已损坏）。")
+        content_type, ext = PHOTO_FORMATS[fmt]
+        _save_renditions(img, token)
+    now = utcnow()
+    stored_name = f"{now:%Y/%m}/{token}.{ext}"
+    path = original_path(stored_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return StoredFile(token=token, stored_name=stored_name, original_name=name,
+                      content_type=content_type, size=len(data),
+                      sha256=hashlib.sha256(data).hexdigest(), width=width, height=height)
+
+
+def sign_token(f: StoredFile, user_id: int) -> str:
+    return _serializer().dumps({**asdict(f), "uid": user_id})
+
+
+def read_token(token: str, user_id: int) -> StoredFile | None:
+    """A staged file carried through a form; only its uploader may attach it."""
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if data.pop("uid", None) != user_id or not original_path(data["stored_name"]).exists():
+        return None
+    return StoredFile(**data)
+
+
+def collect(files, tokens, user_id: int, *, existing_bytes: int = 0, existing_count: int = 0):
+    """Store new uploads and re-read staged ones; returns (kept files, error message or None).
+
+    Every good file is kept even when another fails, so the user re-sends only the bad one.
+    """
+    cfg = current_app.config
+    kept: list[StoredFile] = []
+    seen: set[str] = set()
+    errors: list[str] = []
+    for token in tokens:
+        f = read_token(token, user_id)
+        if f and f.token not in seen:
+            kept.append(f)
+            seen.add(f.token)
+    for file in files:
+        if not file or not getattr(file, "filename", ""):
+            continue
+        try:
+            kept.append(store_upload(file))
+        except ValidationError as exc:
+            errors.append(exc.message)
+    total = existing_bytes + sum(f.size for f in kept)
+    if total > cfg["MAX_CASE_BYTES"]:
+        errors.append(f"附件总大小超过每个投诉 {cfg['MAX_CASE_BYTES'] // (1024 * 1024)} MB 的上限，请删减后再提交。")
+    if existing_count + len(kept) > cfg["MAX_FILES_PER_CASE"]:
+        errors.append(f"附件数量超过每个投诉 {cfg['MAX_FILES_PER_CASE']} 个的上限。")
+    return kept, ("；".join(errors) or None)

@@ -1,0 +1,467 @@
+"""Every change to a case, one function per step of the workflow (DESIGN.md).
+
+Each function checks the actor's role and scope, the case's state and version, writes the
+change, its audit event and its notifications, and commits them as one transaction.
+Views and jobs call only these.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.cases import access
+from portal.cases.compensation import approval_reasons
+from portal.cases.evidence import StoredFile
+from portal.cases.models import Attachment, Case, Category
+from portal.cases.numbering import next_number
+from portal.cases.states import STEP_ROLES, State, Step
+from portal.clock import as_utc, utcnow
+from portal.enums import (Channel, Kind, Klass, Responsibility, Role, SettlementForm,
+                          SignatureMeaning, Validity)
+from portal.errors import Conflict, PermissionDenied, ValidationError
+from portal.extensions import db
+from portal.jsonutil import jsonable
+from portal.notify.outbox import hand_to_workers, notify_users
+from portal.org.models import OrgUnit, User, UserRole
+from portal.org.tree import unit_tree
+from portal.signing import audit
+from portal.signing.operations import sign
+from portal.sla.policy import step_due
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A move of the workflow: the step it acts on (or the states it starts from) and its roles."""
+    name: str
+    label: str
+    step: Step | None = None
+    states: frozenset = frozenset()
+    roles: frozenset = field(default=frozenset())
+
+    @property
+    def allowed_roles(self) -> set[Role]:
+        return set(self.roles) or STEP_ROLES[self.step]
+
+
+TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
+    Transition("verify", "核实", step=Step.VERIFY),
+    Transition("request_info", "要求补充信息", step=Step.VERIFY),
+    Transition("supply_info", "补充信息", step=Step.SUPPLEMENT),
+    Transition("trace_batch", "批号追溯", step=Step.DISPATCH, roles=frozenset({Role.QUALITY})),
+    Transition("dispatch", "分派", step=Step.DISPATCH),
+    Transition("acknowledge", "首次跟进", step=Step.ACKNOWLEDGE),
+    Transition("propose", "提出处理方案", step=Step.INVESTIGATE),
+    Transition("approve", "批准", step=Step.APPROVE),
+    Transition("reject", "驳回", step=Step.APPROVE),
+    Transition("implement", "记录实施", step=Step.IMPLEMENT),
+    Transition("callback", "回访", step=Step.CALLBACK),
+    Transition("sign_off", "签字结案", step=Step.SIGN_OFF),
+    Transition("reopen", "重新打开", states=frozenset({State.CLOSED}), roles=frozenset({Role.DESK})),
+]}
+
+
+# ---------------------------------------------------------------- checks and bookkeeping
+
+def check(case: Case, actor: User, name: str, version: int | None) -> Transition:
+    """Raise the right error if `actor` may not do `name` to `case` now (visibility is the view's 404)."""
+    t = TRANSITIONS[name]
+    if not actor.roles & t.allowed_roles:
+        raise PermissionDenied(f"您的角色不能执行「{t.label}」。")
+    if version is not None and int(version) != case.version:
+        raise Conflict(f"投诉 {case.number} 已被他人修改，当前状态为「{case.state.label}」。"
+                       "请查看最新内容后再操作。")
+    if (t.step is not None and case.step != t.step) or (t.states and case.state not in t.states):
+        raise Conflict(f"投诉 {case.number} 当前状态为「{case.state.label}」，不能执行「{t.label}」。")
+    scope_step = t.step if t.name != "trace_batch" else None
+    if scope_step is not None and not access.in_step_scope(case, actor, scope_step):
+        raise PermissionDenied(f"投诉 {case.number} 的「{t.label}」不由您负责。")
+    return t
+
+
+def available(case: Case, actor: User) -> list[str]:
+    """Transitions the actor could take on this case right now (for the page's panels)."""
+    out = []
+    for name in TRANSITIONS:
+        try:
+            check(case, actor, name, None)
+        except (PermissionDenied, Conflict):
+            continue
+        if name == "reopen" and not _reopen_window_open(case):
+            continue
+        out.append(name)
+    return out
+
+
+def _snapshot(case: Case, fields) -> dict:
+    return {f: jsonable(getattr(case, f)) for f in fields}
+
+
+def _apply(case: Case, changes: dict) -> tuple[dict, dict]:
+    """Set fields; return before/after of what really changed (for the audit event)."""
+    before, after = {}, {}
+    for key, value in changes.items():
+        old = getattr(case, key)
+        if jsonable(old) != jsonable(value):
+            before[key], after[key] = jsonable(old), jsonable(value)
+            setattr(case, key, value)
+    return before, after
+
+
+def _enter(case: Case, step: Step | None, *, unit_id=None, user_id=None, now=None) -> dict:
+    now = now or utcnow()
+    due = step_due(step, now, case.klass, case.channel) if step else None
+    return {"step": step, "step_unit_id": unit_id, "step_user_id": user_id,
+            "step_started_at": now if step else None, "due_at": due}
+
+
+def step_actors(case: Case) -> list[User]:
+    """The people who can act on the case's current step (they get the notification)."""
+    step = case.step
+    if step is None:
+        return []
+    if case.step_user_id:
+        return [db.session.get(User, case.step_user_id)]
+    q = sa.select(User).join(UserRole).where(User.active.is_(True), UserRole.role.in_(STEP_ROLES[step]))
+    if step in (Step.ACKNOWLEDGE, Step.INVESTIGATE, Step.IMPLEMENT, Step.APPROVE, Step.SIGN_OFF):
+        q = q.where(User.unit_id == case.responsible_unit_id)
+    elif step == Step.CALLBACK:
+        q = q.where(UserRole.role == Role.DESK)
+    users = db.session.execute(q).unique().scalars().all()
+    if step == Step.CALLBACK and case.registered_by.has_role(Role.REP):
+        users.append(case.registered_by)
+    return users
+
+
+def _notify_step(case: Case, event_seq: int) -> list:
+    if case.step is None:
+        return []
+    subject = f"【客诉】{case.number} 待您{case.step.label}"
+    body = (f"投诉 {case.number}（{case.customer_name}，{case.product_name}）等待您{case.step.label}。"
+            f"办理时限：{_fmt_due(case)}。")
+    return notify_users(step_actors(case), key_prefix=f"case:{case.id}:step:{case.step.value}:{event_seq}",
+                        subject=subject, body=body, case_id=case.id)
+
+
+def _fmt_due(case: Case) -> str:
+    from portal.clock import fmt
+    return fmt(case.due_at) or "无"
+
+
+def _commit(case: Case, action: str, actor: User, before: dict, after: dict, note=None,
+            notify: bool = True):
+    """Audit, notify, commit as one; a concurrent change turns into a Conflict."""
+    try:
+        event = audit.record(action, actor=actor, object_type="case", object_id=case.id,
+                             case_id=case.id, before=before, after=after, note=note)
+        messages = _notify_step(case, event.seq) if notify else []
+        db.session.flush()
+        ids = [m.id for m in messages if m.channel != "inapp"]
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        fresh = db.session.get(Case, case.id, populate_existing=True)
+        raise Conflict(f"投诉 {fresh.number} 刚刚被他人处理，当前状态为「{fresh.state.label}」。"
+                       "请查看最新内容。")
+    hand_to_workers(ids)
+    return case
+
+
+def _require(values: dict[str, object], labels: dict[str, str]) -> None:
+    missing = {k: f"请填写{labels[k]}" for k in labels if values.get(k) in (None, "", [])}
+    if missing:
+        raise ValidationError("请补全必填项：" + "、".join(labels[k] for k in missing), missing)
+
+
+def _attach(case: Case, files: list[StoredFile], actor: User, purpose: str) -> list[dict]:
+    rows = []
+    for f in files:
+        a = Attachment(case=case, token=f.token, purpose=purpose, uploaded_by_id=actor.id,
+                       original_name=f.original_name, stored_name=f.stored_name,
+                       content_type=f.content_type, size=f.size, sha256=f.sha256,
+                       width=f.width, height=f.height)
+        db.session.add(a)
+        rows.append({"name": f.original_name, "sha256": f.sha256, "size": f.size})
+    return rows
+
+
+# ---------------------------------------------------------------- intake
+
+INTAKE_FIELDS = ("customer_name", "customer_phone", "customer_address", "region", "customer_type",
+                 "product_id", "product_name", "product_spec", "batch_no", "production_date",
+                 "quantity", "purchase_place", "purchase_date", "description", "demand",
+                 "urgent", "threatens_media")
+
+
+def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: Channel | None = None,
+                  branch_id: int | None = None, received_at=None) -> Case:
+    """Intake (受理登记): a rep in the field or the desk registers a complaint."""
+    if not actor.has_role(Role.REP, Role.DESK):
+        raise PermissionDenied("只有业务员和客服专员可以登记投诉。")
+    _require(data, {"customer_name": "顾客姓名", "customer_phone": "联系电话",
+                    "product_name": "产品", "description": "问题描述"})
+    if actor.has_role(Role.DESK):
+        channel = channel or Channel.HOTLINE
+    else:
+        channel = Channel.FIELD
+        branch_id = actor.branch_id()
+    if branch_id is not None and unit_tree().units.get(branch_id) is None:
+        raise ValidationError("所选分公司不存在。", {"branch_id": "分公司不存在"})
+    from portal.batches.lookup import find_batch
+    batch = find_batch(data.get("batch_no"))
+    values = {k: data.get(k) for k in INTAKE_FIELDS}
+    if batch is not None:
+        values["production_date"] = values["production_date"] or batch.production_date
+        values["product_id"] = values["product_id"] or batch.product_id
+    now = utcnow()
+    case = Case(number=next_number(now), received_at=received_at or now, channel=channel,
+                kind=Kind.COMPLAINT, registered_by_id=actor.id, branch_id=branch_id,
+                batch_id=batch.id if batch else None, state=State.NEW,
+                suggested_unit_id=batch.production_unit_id if batch else None, **values)
+    for k, v in _enter(case, Step.VERIFY, now=now).items():
+        setattr(case, k, v)
+    db.session.add(case)
+    db.session.flush()
+    files_meta = _attach(case, files, actor, "evidence")
+    return _commit(case, "registered", actor, {},
+                   {"number": case.number, "channel": channel, **{k: values[k] for k in values if values[k]},
+                    "files": files_meta})
+
+
+# ---------------------------------------------------------------- desk: verify, ask, dispatch
+
+def verify_case(case: Case, actor: User, version: int, *, validity: Validity, kind: Kind | None,
+                klass: Klass | None, category_id: int | None, reason: str | None = None,
+                urgent: bool | None = None) -> Case:
+    check(case, actor, "verify", version)
+    if validity is None or validity == Validity.PENDING:
+        raise ValidationError("请选择核实结论。", {"validity": "请选择核实结论"})
+    changes = {"validity": validity, "validity_reason": reason or None}
+    if validity in (Validity.NOT_VALID, Validity.MALICIOUS):
+        # The customer is told why; nothing is dispatched (PROCEDURES.md §1).
+        _require({"reason": reason}, {"reason": "告知顾客的理由"})
+        if validity == Validity.MALICIOUS:
+            changes["klass"] = Klass.SPECIAL
+        changes.update(state=State.REJECTED, closed_at=utcnow(), **_enter(case, None))
+        before, after = _apply(case, changes)
+        return _commit(case, "rejected", actor, before, after, note=reason)
+    _require({"kind": kind, "klass": klass, "category_id": category_id},
+             {"kind": "投诉性质", "klass": "投诉类别", "category_id": "原因分类"})
+    if db.session.get(Category, category_id) is None:
+        raise ValidationError("原因分类不存在。", {"category_id": "原因分类不存在"})
+    changes.update(kind=kind, klass=klass, category_id=category_id, state=State.VERIFIED)
+    if urgent is not None:
+        changes["urgent"] = urgent
+    case.klass = klass  # the dispatch limit depends on the class
+    changes.update(_enter(case, Step.DISPATCH))
+    before, after = _apply(case, changes)
+    return _commit(case, "verified", actor, before, after, note=reason)
+
+
+def request_info(case: Case, actor: User, version: int, *, question: str) -> Case:
+    check(case, actor, "request_info", version)
+    _require({"question": question}, {"question": "需要补充的内容"})
+    submitter = case.registered_by
+    changes = {"state": State.INFO_REQUESTED, "info_request": question,
+               **_enter(case, Step.SUPPLEMENT, user_id=submitter.id)}
+    before, after = _apply(case, changes)
+    return _commit(case, "info_requested", actor, before, after, note=question)
+
+
+def supply_info(case: Case, actor: User, version: int, *, reply: str,
+                files: list[StoredFile] = ()) -> Case:
+    check(case, actor, "supply_info", version)
+    _require({"reply": reply}, {"reply": "补充说明"})
+    changes = {"state": State.NEW, "info_reply": reply, **_enter(case, Step.VERIFY)}
+    before, after = _apply(case, changes)
+    after["files"] = _attach(case, list(files), actor, "evidence")
+    return _commit(case, "info_supplied", actor, before, after, note=reply)
+
+
+def trace_batch(case: Case, actor: User, version: int) -> Case:
+    """Quality traces the batch number to its production department (a suggestion for dispatch)."""
+    check(case, actor, "trace_batch", version)
+    from portal.batches.lookup import find_batch
+    batch = find_batch(case.batch_no)
+    if batch is None or batch.production_unit_id is None:
+        raise ValidationError(f"批号「{case.batch_no or '（未填）'}」在批次档案中查不到生产部门，请人工判断。")
+    before, after = _apply(case, {"suggested_unit_id": batch.production_unit_id, "batch_id": batch.id})
+    return _commit(case, "batch_traced", actor, before, after,
+                   note=f"{batch.batch_no} → {batch.production_unit.name} {batch.line or ''}".strip(),
+                   notify=False)
+
+
+def dispatch_case(case: Case, actor: User, version: int, *, unit_id: int,
+                  user_id: int | None = None, note: str | None = None) -> Case:
+    check(case, actor, "dispatch", version)
+    unit = db.session.get(OrgUnit, unit_id) if unit_id else None
+    if unit is None or not unit.active:
+        raise ValidationError("请选择责任部门。", {"unit_id": "请选择责任部门"})
+    if user_id:
+        person = db.session.get(User, user_id)
+        if person is None or not person.active or person.unit_id != unit.id or not person.has_role(Role.HANDLER):
+            raise ValidationError("指定的经办人不属于该责任部门。", {"user_id": "经办人不属于该部门"})
+    changes = {"state": State.INVESTIGATING, "responsible_unit_id": unit.id,
+               "responsible_user_id": user_id or None,
+               **_enter(case, Step.ACKNOWLEDGE, unit_id=unit.id, user_id=user_id or None)}
+    before, after = _apply(case, changes)
+    return _commit(case, "dispatched", actor, before, after, note=note)
+
+
+# ---------------------------------------------------------------- handler: acknowledge, propose
+
+def acknowledge_case(case: Case, actor: User, version: int, *, note: str | None = None) -> Case:
+    check(case, actor, "acknowledge", version)
+    changes = {"acknowledged_at": utcnow(), "responsible_user_id": case.responsible_user_id or actor.id,
+               **_enter(case, Step.INVESTIGATE, unit_id=case.responsible_unit_id,
+                        user_id=case.step_user_id)}
+    before, after = _apply(case, changes)
+    return _commit(case, "acknowledged", actor, before, after, note=note, notify=False)
+
+
+def propose_solution(case: Case, actor: User, version: int, *, findings: str, root_cause: str,
+                     responsibility: Responsibility, responsibility_note: str | None,
+                     solution_form: SettlementForm, solution_text: str,
+                     product_qty: int | None = None, multiple: Decimal | None = None,
+                     cash: Decimal | None = None) -> Case:
+    check(case, actor, "propose", version)
+    _require({"findings": findings, "root_cause": root_cause, "responsibility": responsibility,
+              "solution_form": solution_form, "solution_text": solution_text},
+             {"findings": "调查结果", "root_cause": "原因分析", "responsibility": "责任认定",
+              "solution_form": "处理方式", "solution_text": "处理方案"})
+    for name, value in (("product_qty", product_qty), ("multiple", multiple), ("cash", cash)):
+        if value is not None and value < 0:
+            raise ValidationError("补偿数额不能为负数。", {name: "不能为负数"})
+    reasons = approval_reasons(case, multiple=multiple, cash=cash)
+    now = utcnow()
+    changes = {"findings": findings, "root_cause": root_cause, "responsibility": responsibility,
+               "responsibility_note": responsibility_note or None, "solution_form": solution_form,
+               "solution_text": solution_text, "comp_product_qty": product_qty,
+               "comp_multiple": multiple, "comp_cash": cash, "needs_approval": bool(reasons),
+               "approval_reasons": reasons or None, "proposed_at": now, "decision_comment": None,
+               "acknowledged_at": case.acknowledged_at or now}
+    if reasons:
+        changes.update(state=State.PROPOSED, **_enter(case, Step.APPROVE, unit_id=case.responsible_unit_id))
+    else:
+        changes.update(state=State.APPROVED, **_enter(case, Step.IMPLEMENT, unit_id=case.responsible_unit_id,
+                                                      user_id=case.responsible_user_id))
+    before, after = _apply(case, changes)
+    return _commit(case, "proposed", actor, before, after,
+                   note=("需领导批示：" + "；".join(reasons)) if reasons else "在经办权限内，直接实施")
+
+
+PROPOSAL_FIELDS = ("number", "klass", "category_id", "findings", "root_cause", "responsibility",
+                   "responsibility_note", "solution_form", "solution_text", "comp_product_qty",
+                   "comp_multiple", "comp_cash", "approval_reasons", "proposed_at")
+
+
+# ---------------------------------------------------------------- leader: approve / reject (批示)
+
+def approve_proposal(case: Case, actor: User, version: int, *, password: str,
+                     comment: str | None = None) -> Case:
+    check(case, actor, "approve", version)
+    sign(actor, password, meaning=SignatureMeaning.APPROVE, role=Role.LEADER, object_type="case",
+         object_id=case.id, case_id=case.id, content=_snapshot(case, PROPOSAL_FIELDS), comment=comment)
+    changes = {"state": State.APPROVED, "decision_comment": comment or None,
+               **_enter(case, Step.IMPLEMENT, unit_id=case.responsible_unit_id,
+                        user_id=case.responsible_user_id)}
+    before, after = _apply(case, changes)
+    return _commit(case, "approved", actor, before, after, note=comment)
+
+
+def reject_proposal(case: Case, actor: User, version: int, *, password: str, comment: str) -> Case:
+    check(case, actor, "reject", version)
+    _require({"comment": comment}, {"comment": "驳回意见"})
+    sign(actor, password, meaning=SignatureMeaning.REJECT, role=Role.LEADER, object_type="case",
+         object_id=case.id, case_id=case.id, content=_snapshot(case, PROPOSAL_FIELDS), comment=comment)
+    changes = {"state": State.INVESTIGATING, "decision_comment": comment,
+               **_enter(case, Step.INVESTIGATE, unit_id=case.responsible_unit_id,
+                        user_id=case.responsible_user_id)}
+    before, after = _apply(case, changes)
+    return _commit(case, "proposal_rejected", actor, before, after, note=comment)
+
+
+# ---------------------------------------------------------------- implementation and callback
+
+def record_implementation(case: Case, actor: User, version: int, *, text: str,
+                          files: list[StoredFile] = ()) -> Case:
+    check(case, actor, "implement", version)
+    _require({"text": text}, {"text": "实施情况"})
+    changes = {"state": State.CONFIRMING, "implementation_text": text, "implemented_at": utcnow(),
+               **_enter(case, Step.CALLBACK, unit_id=case.branch_id)}
+    before, after = _apply(case, changes)
+    after["files"] = _attach(case, list(files), actor, "implementation")
+    return _commit(case, "implemented", actor, before, after, note=text)
+
+
+def record_callback(case: Case, actor: User, version: int, *, reached: bool,
+                    satisfied: bool | None, scores: dict[str, int | None],
+                    comment: str | None) -> Case:
+    """Call the customer back (回访). Not satisfied: back to investigation, one level higher."""
+    check(case, actor, "callback", version)
+    if reached is None:
+        raise ValidationError("请选择是否联系上顾客。", {"reached": "请选择"})
+    changes = {"callback_reached": reached, "callback_at": utcnow(), "callback_comment": comment or None,
+               "callback_count": (case.callback_count or 0) + 1}
+    if not reached:
+        # Try again later; the step and its time limit stay as they are.
+        before, after = _apply(case, changes)
+        return _commit(case, "callback_unreached", actor, before, after, note=comment, notify=False)
+    if satisfied is None:
+        raise ValidationError("请选择顾客是否满意。", {"satisfied": "请选择"})
+    for key, value in scores.items():
+        if value is not None and not 1 <= value <= 5:
+            raise ValidationError("满意度评分须在 1 到 5 之间。", {key: "1–5 分"})
+    changes.update(callback_satisfied=satisfied, **scores)
+    if satisfied:
+        changes.update(**_enter(case, Step.SIGN_OFF, unit_id=case.responsible_unit_id))
+        action = "callback_satisfied"
+    else:
+        if not comment:
+            raise ValidationError("顾客不满意时请写明原因。", {"comment": "请写明顾客不满意的原因"})
+        changes.update(state=State.INVESTIGATING, escalation_level=case.escalation_level + 1,
+                       **_enter(case, Step.INVESTIGATE, unit_id=case.responsible_unit_id,
+                                user_id=case.responsible_user_id))
+        action = "callback_unsatisfied"
+    before, after = _apply(case, changes)
+    return _commit(case, action, actor, before, after, note=comment)
+
+
+CLOSING_FIELDS = PROPOSAL_FIELDS + (
+    "customer_name", "product_name", "batch_no", "implementation_text", "implemented_at",
+    "callback_satisfied", "score_quality", "score_speed", "score_attitude", "score_info",
+    "score_safety", "callback_comment", "escalation_level")
+
+
+def sign_off_case(case: Case, actor: User, version: int, *, password: str,
+                  comment: str | None = None) -> Case:
+    """The department leader signs (签字) and the case closes."""
+    check(case, actor, "sign_off", version)
+    sign(actor, password, meaning=SignatureMeaning.SIGN_OFF, role=Role.LEADER, object_type="case",
+         object_id=case.id, case_id=case.id, content=_snapshot(case, CLOSING_FIELDS), comment=comment)
+    changes = {"state": State.CLOSED, "closed_at": utcnow(), **_enter(case, None)}
+    before, after = _apply(case, changes)
+    return _commit(case, "signed_off", actor, before, after, note=comment)
+
+
+def _reopen_window_open(case: Case) -> bool:
+    days = current_app.config.get("REOPEN_DAYS", 90)
+    return case.closed_at is not None and as_utc(case.closed_at) + timedelta(days=days) >= utcnow()
+
+
+def reopen_case(case: Case, actor: User, version: int, *, reason: str) -> Case:
+    check(case, actor, "reopen", version)
+    _require({"reason": reason}, {"reason": "重新打开的原因"})
+    if not _reopen_window_open(case):
+        raise Conflict(f"投诉 {case.number} 结案已超过 {current_app.config['REOPEN_DAYS']} 天，"
+                       "不能重新打开；请登记为新的投诉。")
+    changes = {"state": State.INVESTIGATING, "closed_at": None, "reopen_count": case.reopen_count + 1,
+               "callback_satisfied": None,
+               **_enter(case, Step.INVESTIGATE, unit_id=case.responsible_unit_id,
+                        user_id=case.responsible_user_id)}
+    before, after = _apply(case, changes)
+    return _commit(case, "reopened", actor, before, after, note=reason)

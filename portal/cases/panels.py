@@ -1,0 +1,158 @@
+"""The step panels of the case page: which form each step uses and how it calls its operation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlalchemy as sa
+from flask import request
+from flask_login import current_user
+
+from forms import cases as f
+from portal.cases import access, evidence, operations, queries
+from portal.cases.models import Case, Category
+from portal.cases.states import State
+from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures
+from portal.enums import Kind, Klass, Responsibility, Role, SettlementForm, UnitKind, Validity
+from portal.errors import ValidationError
+from portal.extensions import db
+from portal.org.models import User, UserRole
+from portal.org.tree import unit_tree
+from portal.batches.lookup import cases_on_batch, find_batch
+
+
+def _files(form) -> list:
+    kept, error = evidence.collect(request.files.getlist(form.photos.name),
+                                   request.form.getlist("upload_token"), current_user.id)
+    if error:
+        raise ValidationError(error, {"photos": error})
+    return kept
+
+
+def _yes(value) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
+
+
+@dataclass
+class StepForm:
+    form_class: type
+    run: Callable
+
+
+STEP_FORMS: dict[str, StepForm] = {
+    "verify": StepForm(f.VerifyForm, lambda c, u, fm: operations.verify_case(
+        c, u, fm.version.data, validity=Validity.get(fm.validity.data), kind=Kind.get(fm.kind.data),
+        klass=Klass.get(fm.klass.data),
+        category_id=int(fm.category_id.data) if (fm.category_id.data or "").isdigit() else None,
+        reason=(fm.reason.data or "").strip() or None)),
+    "request_info": StepForm(f.RequestInfoForm, lambda c, u, fm: operations.request_info(
+        c, u, fm.version.data, question=fm.question.data.strip())),
+    "supply_info": StepForm(f.SupplyInfoForm, lambda c, u, fm: operations.supply_info(
+        c, u, fm.version.data, reply=fm.reply.data.strip(), files=_files(fm))),
+    "trace_batch": StepForm(f.TraceForm, lambda c, u, fm: operations.trace_batch(c, u, fm.version.data)),
+    "dispatch": StepForm(f.DispatchForm, lambda c, u, fm: operations.dispatch_case(
+        c, u, fm.version.data, unit_id=int(fm.unit_id.data) if (fm.unit_id.data or "").isdigit() else None,
+        user_id=int(fm.user_id.data) if (fm.user_id.data or "").isdigit() else None,
+        note=(fm.note.data or "").strip() or None)),
+    "acknowledge": StepForm(f.AcknowledgeForm, lambda c, u, fm: operations.acknowledge_case(
+        c, u, fm.version.data, note=(fm.note.data or "").strip() or None)),
+    "propose": StepForm(f.ProposeForm, lambda c, u, fm: operations.propose_solution(
+        c, u, fm.version.data, findings=fm.findings.data.strip(), root_cause=fm.root_cause.data.strip(),
+        responsibility=Responsibility.get(fm.responsibility.data),
+        responsibility_note=(fm.responsibility_note.data or "").strip() or None,
+        solution_form=SettlementForm.get(fm.solution_form.data), solution_text=fm.solution_text.data.strip(),
+        product_qty=fm.product_qty.data, multiple=fm.multiple.data, cash=fm.cash.data)),
+    "approve": StepForm(f.DecisionForm, lambda c, u, fm: operations.approve_proposal(
+        c, u, fm.version.data, password=fm.password.data, comment=(fm.comment.data or "").strip() or None)),
+    "reject": StepForm(f.DecisionForm, lambda c, u, fm: operations.reject_proposal(
+        c, u, fm.version.data, password=fm.password.data, comment=(fm.comment.data or "").strip())),
+    "implement": StepForm(f.ImplementForm, lambda c, u, fm: operations.record_implementation(
+        c, u, fm.version.data, text=fm.text.data.strip(), files=_files(fm))),
+    "callback": StepForm(f.CallbackForm, lambda c, u, fm: operations.record_callback(
+        c, u, fm.version.data, reached=_yes(fm.reached.data), satisfied=_yes(fm.satisfied.data),
+        scores=fm.scores(), comment=(fm.comment.data or "").strip() or None)),
+    "sign_off": StepForm(f.SignOffForm, lambda c, u, fm: operations.sign_off_case(
+        c, u, fm.version.data, password=fm.password.data, comment=(fm.comment.data or "").strip() or None)),
+    "reopen": StepForm(f.ReopenForm, lambda c, u, fm: operations.reopen_case(
+        c, u, fm.version.data, reason=fm.reason.data.strip())),
+}
+# The decision panel shows approve and reject together; reject posts the same form.
+PANEL_OF = {"reject": "approve"}
+
+
+def category_choices() -> list[tuple[str, str]]:
+    cats = db.session.execute(sa.select(Category).where(Category.active.is_(True))
+                              .order_by(Category.sort, Category.id)).scalars().all()
+    roots = [c for c in cats if c.parent_id is None]
+    out = [("", "请选择")]
+    for root in roots:
+        out.append((str(root.id), root.name))
+        out.extend((str(c.id), f"{root.name} / {c.name}") for c in cats if c.parent_id == root.id)
+    return out
+
+
+def _handler_choices(unit_id: int | None) -> list[tuple[str, str]]:
+    q = (sa.select(User).join(UserRole).where(User.active.is_(True), UserRole.role == Role.HANDLER)
+         .order_by(User.unit_id, User.name))
+    users = db.session.execute(q).unique().scalars().all()
+    return [("", "由部门内部安排")] + [(str(u.id), f"{u.unit.name} · {u.name}") for u in users
+                                   if unit_id is None or u.unit_id == unit_id]
+
+
+def prepare_form(action: str, form, case: Case) -> None:
+    if action == "verify":
+        form.category_id.choices = category_choices()
+    elif action == "dispatch":
+        form.unit_id.choices = [("", "请选择")] + [
+            (str(u.id), u.name) for u, _ in unit_tree().ordered(kind=UnitKind.DEPARTMENT)]
+        unit_id = int(form.unit_id.data) if (form.unit_id.data or "").isdigit() else None
+        form.user_id.choices = _handler_choices(unit_id)
+
+
+def panel_forms(case: Case, actions: list[str]) -> dict:
+    forms = {}
+    for action in actions:
+        if action in PANEL_OF:
+            continue
+        form = STEP_FORMS[action].form_class(prefix=action, formdata=None)
+        form.version.data = case.version
+        prepare_form(action, form, case)
+        if action == "verify":
+            form.kind.data = (case.kind or Kind.COMPLAINT).value
+            form.klass.data = case.klass.value if case.klass else ""
+            form.category_id.data = str(case.category_id or "")
+        if action == "dispatch":
+            form.unit_id.data = str(case.suggested_unit_id or case.responsible_unit_id or "")
+        forms[action] = form
+    return forms
+
+
+def detail_context(case: Case, failed_action: str | None = None, failed_form=None,
+                   message: str | None = None) -> dict:
+    actions = operations.available(case, current_user)
+    forms = panel_forms(case, actions)
+    if failed_action and failed_form is not None:
+        failed_form.version.data = case.version
+        forms[PANEL_OF.get(failed_action, failed_action)] = failed_form
+    batch = find_batch(case.batch_no)
+    return {
+        "case": case, "actions": actions, "forms": forms, "message": message,
+        "failed_action": PANEL_OF.get(failed_action, failed_action),
+        "events": case_events(case.id), "action_labels": ACTION_LABELS,
+        "signatures": case_signatures(case.id), "batch": batch,
+        "batch_cases": queries.related_on_batch(case, current_user),
+        "batch_case_total": cases_on_batch(case.batch_no, exclude_id=case.id),
+        "earlier": queries.earlier_of_customer(case, current_user),
+        "full_phone": access.sees_full_phone(case, current_user),
+        "State": State,
+    }
+
+
+def list_choices() -> dict:
+    from portal.cases.states import State as S
+    return {
+        "state_choices": [("", "全部状态"), ("open", "未结案")] + S.choices(),
+        "klass_choices": [("", "全部类别")] + Klass.choices(),
+        "category_choices": [("", "全部原因")] + [c for c in category_choices()[1:] if " / " not in c[1]],
+        "branch_choices": [("", "全部分公司")] + [(str(u.id), u.name) for u, _ in unit_tree().ordered(kind=UnitKind.BRANCH)],
+    }

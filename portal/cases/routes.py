@@ -1,0 +1,169 @@
+"""Case pages: list, intake, detail, step panels, files. Thin: operations do the work."""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+import sqlalchemy as sa
+
+from forms.cases import IntakeForm
+from portal.auth.decorators import roles_required
+from portal.cases import access, bp, evidence, operations, panels
+from portal.cases.models import Attachment, Case
+from portal.cases.queries import SORT_LABELS, CaseFilters, list_cases
+from portal.enums import Channel, Role, UnitKind
+from portal.errors import Conflict, DomainError
+from portal.extensions import db
+from portal.htmx import is_htmx, page_or_partial, redirect_to
+from portal.org.tree import unit_tree
+
+
+def get_case(number: str, *, for_update: bool = False) -> Case:
+    """The case by number if the current user may see it; 404 otherwise (no hint it exists)."""
+    q = sa.select(Case).where(Case.number == number)
+    case = db.session.execute(q).unique().scalar_one_or_none()
+    if case is None or not access.can_view(case, current_user):
+        abort(404)
+    return case
+
+
+@bp.route("/")
+@login_required
+def index():
+    f = CaseFilters.from_args(request.args)
+    rows, has_next = list_cases(current_user, f, current_app.config["PAGE_SIZE"])
+    return page_or_partial("cases/list.html", "cases/_results.html", rows=rows, has_next=has_next,
+                           f=f, sort_labels=SORT_LABELS, **panels.list_choices())
+
+
+def _branches():
+    return [u for u, _ in unit_tree().ordered(kind=UnitKind.BRANCH)]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+@roles_required(Role.REP, Role.DESK)
+def new():
+    desk = current_user.has_role(Role.DESK)
+    form = IntakeForm(desk=desk, branches=_branches())
+    staged, upload_error = [], None
+    if request.method == "POST":
+        form_ok = form.validate()
+        staged, upload_error = evidence.collect(request.files.getlist("photos"),
+                                                request.form.getlist("upload_token"), current_user.id)
+        if form_ok and not upload_error:
+            try:
+                case = operations.register_case(
+                    current_user, form.data_for_case(), staged,
+                    channel=Channel.get(form.channel.data) if desk else None,
+                    branch_id=int(form.branch_id.data) if desk and (form.branch_id.data or "").isdigit() else None)
+            except DomainError as exc:
+                db.session.rollback()
+                for name, msg in exc.field_errors.items():
+                    if name in form:
+                        form[name].errors = list(form[name].errors) + [msg]
+                upload_error = upload_error if exc.field_errors else exc.message
+            else:
+                flash(f"投诉已登记，编号 {case.number}。", "success")
+                return redirect_to(url_for("cases.detail", number=case.number))
+    tokens = [(f, evidence.sign_token(f, current_user.id)) for f in staged]
+    status = 400 if request.method == "POST" else 200
+    return page_or_partial("cases/new.html", "cases/_intake_form.html", status=status, form=form,
+                           staged=tokens, upload_error=upload_error, desk=desk)
+
+
+@bp.route("/upload-preview/<token>")
+@login_required
+def staged_thumb(token: str):
+    """Thumbnail of a file staged in a form that has not been submitted yet (uploader only)."""
+    f = evidence.read_token(token, current_user.id)
+    if f is None or not evidence.thumb_path(f.token).exists():
+        abort(404)
+    return send_file(evidence.thumb_path(f.token), mimetype="image/jpeg", max_age=3600)
+
+
+@bp.route("/<number>")
+@login_required
+def detail(number: str):
+    case = get_case(number)
+    return render_template("cases/detail.html", **panels.detail_context(case))
+
+
+@bp.route("/<number>/main")
+@login_required
+def main(number: str):
+    """The case body alone (refreshed by htmx after a step)."""
+    case = get_case(number)
+    return render_template("cases/_main.html", **panels.detail_context(case))
+
+
+@bp.route("/<number>/act/<action>", methods=["POST"])
+@login_required
+def act(number: str, action: str):
+    """Every workflow step posts here; the step's form and operation come from `panels`."""
+    if action not in operations.TRANSITIONS:
+        abort(404)
+    case = get_case(number)
+    step = panels.STEP_FORMS[action]
+    form = step.form_class(prefix=panels.PANEL_OF.get(action, action))
+    panels.prepare_form(action, form, case)
+    message, status = None, 200
+    if not form.validate():
+        message, status = (form.first_error() or "请检查填写内容。"), 400
+    else:
+        try:
+            step.run(case, current_user._get_current_object(), form)
+        except DomainError as exc:
+            db.session.rollback()
+            for name, msg in exc.field_errors.items():
+                if name in form:
+                    form[name].errors = list(form[name].errors) + [msg]
+            message, status = exc.message, exc.status
+            if isinstance(exc, Conflict):
+                # Show the case as it is now, with the reason at the top.
+                case = db.session.get(Case, case.id, populate_existing=True)
+                form = None
+        else:
+            flash(f"已{operations.TRANSITIONS[action].label}。", "success")
+            if not is_htmx():
+                return redirect_to(url_for("cases.detail", number=case.number))
+            db.session.expire_all()
+            case = get_case(number)
+            resp = current_app.make_response(
+                render_template("cases/_main.html", **panels.detail_context(case)))
+            resp.headers["HX-Trigger"] = "work-changed"
+            return resp
+    if status == 403:
+        abort(403, description=message)
+    ctx = panels.detail_context(case, failed_action=action if form is not None else None,
+                                failed_form=form, message=message)
+    template = "cases/_main.html" if is_htmx() else "cases/detail.html"
+    return render_template(template, **ctx), status
+
+
+@bp.route("/<number>/files/<int:attachment_id>/<variant>")
+@login_required
+def file(number: str, attachment_id: int, variant: str):
+    case = get_case(number)
+    att = db.session.get(Attachment, attachment_id)
+    if att is None or att.case_id != case.id or variant not in ("original", "preview", "thumb"):
+        abort(404)
+    if variant == "original":
+        return send_file(evidence.original_path(att.stored_name), mimetype=att.content_type,
+                         download_name=att.original_name, as_attachment=not att.is_photo,
+                         conditional=True, max_age=86400)
+    if not att.is_photo:
+        abort(404)
+    path = evidence.preview_path(att.token) if variant == "preview" else evidence.thumb_path(att.token)
+    return send_file(path, mimetype="image/jpeg", conditional=True, max_age=86400)
+
+
+@bp.route("/<number>/signoff.pdf")
+@login_required
+def signoff_pdf(number: str):
+    case = get_case(number)
+    from portal.cases.documents import signoff_pdf_path
+    path = signoff_pdf_path(case)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="application/pdf", download_name=f"{case.number}-签字单.pdf",
+                     conditional=True)

@@ -1,0 +1,26 @@
+"""The case's audit events as a readable timeline."""
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.signing.models import AuditEvent, Signature
+
+ACTION_LABELS = {
+    "registered": "登记受理", "verified": "核实成立", "rejected": "核实不成立，不予受理",
+    "info_requested": "要求补充信息", "info_supplied": "补充了信息", "batch_traced": "批号追溯",
+    "dispatched": "分派责任部门", "acknowledged": "首次跟进", "proposed": "提出处理方案",
+    "approved": "领导批准", "proposal_rejected": "领导驳回方案", "implemented": "方案已实施",
+    "callback_unreached": "回访未联系上", "callback_satisfied": "回访：顾客满意",
+    "callback_unsatisfied": "回访：顾客不满意，退回重新处理", "signed_off": "领导签字结案",
+    "reopened": "重新打开", "signed": "电子签名",
+}
+
+
+def case_events(case_id: int):
+    return db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.action != "signed")
+        .order_by(AuditEvent.seq)).scalars().all()
+
+
+def case_signatures(case_id: int):
+    return db.session.execute(
+        sa.select(Signature).where(Signature.case_id == case_id).order_by(Signature.signed_at)).scalars().all()

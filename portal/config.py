@@ -1,0 +1,80 @@
+"""Configuration read from the environment; TestConfig for the test suite."""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("PORTAL_INSTANCE", ROOT / "instance"))
+
+
+def _secret_key() -> str:
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    # Keep one random key per installation so sessions survive restarts.
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(32).hex())
+    return path.read_text().strip()
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.db'}")
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Config:
+    SECRET_KEY = None  # filled in by create_app, so importing this module writes nothing
+    SQLALCHEMY_DATABASE_URI = None
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", INSTANCE / "uploads"))
+    PDF_CACHE_DIR = Path(os.environ.get("PDF_CACHE_DIR", INSTANCE / "pdf"))
+
+    COMPANY_NAME = os.environ.get("COMPANY_NAME", "示例食品股份有限公司")
+    TIMEZONE = "Asia/Shanghai"
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = {"zh_CN": "中文", "en": "English"}
+
+    # Session and cookie hardening.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("SESSION_MINUTES", "480")))
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "120"))
+    WTF_CSRF_TIME_LIMIT = None  # the session lifetime already bounds the token
+    WTF_I18N_ENABLED = False  # use WTForms' own Chinese messages (forms/__init__.py)
+
+    # Login throttling: after this many failures the account and the address wait.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+
+    # Evidence limits (per file, per case); the request limit leaves room for the form.
+    MAX_FILE_BYTES = 15 * 1024 * 1024
+    MAX_CASE_BYTES = 60 * 1024 * 1024
+    MAX_FILES_PER_CASE = 20
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+
+    PAGE_SIZE = 50
+    REOPEN_DAYS = 90
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "complaints@example.com")
+    SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "outbox")
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    WTF_CSRF_ENABLED = True
+    # Seeding runs before every test: a cheap hash keeps that fast (production uses scrypt).
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    OUTBOX_DIRECT_DISABLED = False

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, email over SMTP, SMS providers, in-app messages."""

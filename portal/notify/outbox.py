@@ -1,0 +1,57 @@
+"""Writing to the outbox (inside the caller's transaction) and handing new rows to workers."""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.notify.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+
+def add_message(*, key: str, channel: str, recipient, subject: str, body: str,
+                case_id: int | None = None, send_after=None) -> OutboxMessage | None:
+    """Queue one message unless one with this key exists (a retry never sends twice)."""
+    address = {"email": recipient.email, "sms": recipient.phone, "inapp": None}[channel]
+    if channel != "inapp" and not address:
+        return None
+    exists = db.session.execute(
+        sa.select(OutboxMessage.id).where(OutboxMessage.key == key)).first()
+    if exists:
+        return None
+    msg = OutboxMessage(key=key, channel=channel, recipient_id=recipient.id, address=address,
+                        subject=subject, body=body, case_id=case_id,
+                        send_after=send_after or utcnow(),
+                        status="unread" if channel == "inapp" else "pending")
+    db.session.add(msg)
+    return msg
+
+
+def notify_users(users, *, key_prefix: str, subject: str, body: str, case_id: int | None,
+                 channels=("inapp", "email")) -> list[OutboxMessage]:
+    out = []
+    for user in users:
+        for channel in channels:
+            msg = add_message(key=f"{key_prefix}:{user.id}:{channel}", channel=channel,
+                              recipient=user, subject=subject, body=body, case_id=case_id)
+            if msg is not None:
+                out.append(msg)
+    return out
+
+
+def hand_to_workers(message_ids: list[int]) -> None:
+    """After commit: ask a worker to deliver now. If Redis is down the sweep delivers later."""
+    if not message_ids or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
+        return
+    try:
+        from portal.queues import queue
+        q = queue("notify")
+        for mid in message_ids:
+            q.enqueue("jobs.deliver.deliver", mid, job_id=f"deliver-{mid}", result_ttl=0,
+                      failure_ttl=7 * 86400)
+    except Exception as exc:  # noqa: BLE001 - delivery is at-least-once through the sweep
+        log.warning("could not enqueue delivery of %s: %s", message_ids, exc)

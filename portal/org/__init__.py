@@ -1,0 +1,1 @@
+"""Organisation: units (headquarters departments and branches in one tree) and people."""

@@ -1,0 +1,142 @@
+"""Organisation units and users with their roles."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.enums import Role, UnitKind
+from portal.extensions import db
+from portal.models_base import created_column, enum_type
+
+
+class OrgUnit(db.Model):
+    __tablename__ = "org_unit"
+    id = sa.Column(sa.Integer, primary_key=True)
+    parent_id = sa.Column(sa.Integer, sa.ForeignKey("org_unit.id"), index=True)
+    code = sa.Column(sa.String(32), unique=True, nullable=False)
+    name = sa.Column(sa.String(100), nullable=False)
+    kind = sa.Column(enum_type(UnitKind), nullable=False)
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+    created_at = created_column()
+
+    parent = relationship("OrgUnit", remote_side=[id], backref="children")
+
+    def __repr__(self) -> str:
+        return f"<OrgUnit {self.code}>"
+
+    @property
+    def is_branch(self) -> bool:
+        return self.kind == UnitKind.BRANCH
+
+    def subtree_ids(self) -> list[int]:
+        """This unit and every unit below it (the tree is small: tens of units)."""
+        units = db.session.execute(sa.select(OrgUnit.id, OrgUnit.parent_id)).all()
+        children: dict[int | None, list[int]] = {}
+        for uid, pid in units:
+            children.setdefault(pid, []).append(uid)
+        out, todo = [], [self.id]
+        while todo:
+            uid = todo.pop()
+            out.append(uid)
+            todo.extend(children.get(uid, []))
+        return out
+
+    def path_name(self) -> str:
+        names, unit = [], self
+        while unit is not None and unit.kind != UnitKind.COMPANY:
+            names.append(unit.name)
+            unit = unit.parent
+        return " / ".join(reversed(names)) or self.name
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_role"
+    user_id = sa.Column(sa.Integer, sa.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    role = sa.Column(enum_type(Role), primary_key=True)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+    id = sa.Column(sa.Integer, primary_key=True)
+    username = sa.Column(sa.String(64), unique=True, nullable=False)
+    name = sa.Column(sa.String(64), nullable=False)
+    password_hash = sa.Column(sa.String(256), nullable=False)
+    unit_id = sa.Column(sa.Integer, sa.ForeignKey("org_unit.id"), nullable=False, index=True)
+    phone = sa.Column(sa.String(32))
+    email = sa.Column(sa.String(128))
+    title = sa.Column(sa.String(64))
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+    locale = sa.Column(sa.String(8))
+    # Bumped on password change so other sessions of the user end.
+    session_epoch = sa.Column(sa.Integer, nullable=False, default=0)
+    signature_image_id = sa.Column(sa.Integer)
+    created_at = created_column()
+
+    unit = relationship(OrgUnit, lazy="joined")
+    role_rows = relationship(UserRole, lazy="selectin", cascade="all, delete-orphan")
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+    # Flask-Login
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
+
+    # Passwords
+    def set_password(self, password: str) -> None:
+        from flask import current_app
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.password_hash = generate_password_hash(password, method=method)
+        self.session_epoch = (self.session_epoch or 0) + 1
+
+    def check_password(self, password: str) -> bool:
+        return bool(password) and check_password_hash(self.password_hash, password)
+
+    # Roles
+    @property
+    def roles(self) -> set[Role]:
+        return {r.role for r in self.role_rows}
+
+    @roles.setter
+    def roles(self, values) -> None:
+        wanted = {Role(v) for v in values}
+        self.role_rows = [r for r in self.role_rows if r.role in wanted] + [
+            UserRole(role=r) for r in wanted - {r.role for r in self.role_rows}]
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def role_labels(self) -> str:
+        return "、".join(r.label for r in Role if r in self.roles)
+
+    @property
+    def primary_role(self) -> Role | None:
+        for r in (Role.LEADER, Role.QUALITY, Role.DESK, Role.HANDLER, Role.REP, Role.ADMIN):
+            if r in self.roles:
+                return r
+        return None
+
+    def branch_id(self) -> int | None:
+        """The branch a rep works for: their own unit or the nearest branch above it."""
+        unit = self.unit
+        while unit is not None:
+            if unit.kind == UnitKind.BRANCH:
+                return unit.id
+            unit = unit.parent
+        return None
+
+
+class LoginThrottle(db.Model):
+    """Failed logins per account and per address; a key locks after too many."""
+    __tablename__ = "login_throttle"
+    key = sa.Column(sa.String(160), primary_key=True)
+    failures = sa.Column(sa.Integer, nullable=False, default=0)
+    locked_until = sa.Column(sa.DateTime(timezone=True))
+    updated_at = sa.Column(sa.DateTime(timezone=True))

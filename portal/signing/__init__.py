@@ -1,0 +1,1 @@
+"""Signatures (re-authenticated, content-hashed, frozen) and the hash-chained audit trail."""

@@ -1,0 +1,1 @@
+"""Time limits: policies per class and step, calendars, due-time arithmetic."""

@@ -1,0 +1,29 @@
+"""Template filters and globals (cheap formatting: lists render hundreds of these)."""
+from __future__ import annotations
+
+from flask_babel import get_locale
+
+from portal import clock
+from portal.cases.models import mask_phone
+
+
+def _iso(value) -> str:
+    return clock.as_utc(value).isoformat() if value else ""
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters.update(
+        dt=clock.fmt,
+        dts=lambda v: clock.fmt(v, True),
+        iso=_iso,
+        mask=mask_phone,
+        d=lambda v: v.isoformat() if v else "",
+        money=lambda v: f"{v:.2f}" if v is not None else "",
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def _globals():
+        return {"locale": str(get_locale() or "zh_CN"), "languages": app.config["LANGUAGES"],
+                "now_iso": _iso(clock.utcnow())}

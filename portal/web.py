@@ -1,0 +1,69 @@
+"""Home, "my work" inbox with its navigation badge, language switch, error pages."""
+from __future__ import annotations
+
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+
+from portal.cases.queries import inbox, inbox_count
+from portal.cases.states import Step
+from portal.enums import Role
+from portal.htmx import page_or_partial
+
+bp = Blueprint("web", __name__)
+
+
+@bp.route("/")
+@login_required
+def home():
+    return redirect(url_for("web.work"))
+
+
+@bp.route("/work")
+@login_required
+def work():
+    """Everything waiting for me, nearest time limit first; leaders can filter to approvals."""
+    only = request.args.get("only")
+    steps = [Step.APPROVE] if only == "approve" else ([Step.SIGN_OFF] if only == "sign_off" else None)
+    rows = inbox(current_user, steps=steps)
+    return page_or_partial("work/index.html", "work/_rows.html", rows=rows, only=only,
+                           is_leader=current_user.has_role(Role.LEADER))
+
+
+@bp.route("/work/count")
+@login_required
+def work_count():
+    resp = make_response(render_template("work/_badge.html", count=inbox_count(current_user)))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/lang/<code>")
+def set_language(code: str):
+    target = request.referrer if request.referrer and request.referrer.startswith(request.host_url) else url_for("web.home")
+    resp = redirect(target)
+    if code in ("zh_CN", "en"):
+        resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
+    return resp
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(e):
+    return render_template("errors/error.html", code=400,
+                           message="页面已过期或缺少安全令牌，请刷新页面后重试。"), 400
+
+
+def _error(code: int, default: str):
+    def handler(e):
+        message = getattr(e, "description", None)
+        if not message or message.startswith(("The ", "You ", "Forbidden", "Not Found")):
+            message = default
+        return render_template("errors/error.html", code=code, message=message), code
+    return handler
+
+
+for _code, _msg in {400: "请求有误，请检查后重试。", 403: "您没有权限执行此操作。",
+                    404: "页面不存在，或您无权查看。", 405: "不支持该请求方式。",
+                    413: "上传的文件太大：单个文件不超过 15 MB，一次提交不超过 60 MB。",
+                    500: "系统出错了，请稍后重试；如果问题持续，请联系系统管理员。"}.items():
+    bp.app_errorhandler(_code)(_error(_code, _msg))
