@@ -14,7 +14,12 @@ def _secret_key() -> str:
     path = INSTANCE / "secret_key"
     if not path.exists():
         INSTANCE.mkdir(parents=True, exist_ok=True)
-        path.write_text(os.urandom(32).hex())
+        try:  # exclusive create, owner-only: two processes starting at once agree on one key
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(os.urandom(32).hex())
+        except FileExistsError:
+            pass
     return path.read_text().strip()
 
 

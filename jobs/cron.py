@@ -1,0 +1,10 @@
+"""Periodic jobs, read by `rq cron jobs/cron.py`. Cron strings match local time, which the
+runner sets to Asia/Shanghai for every process."""
+
+from rq import cron
+
+from jobs.sweep import sweep
+
+# Every minute: reminders and escalations are due to the minute. A sweep still queued when
+# the next one is due is dropped (ttl), so a stopped worker does not come back to a backlog.
+cron.register(sweep, queue_name="notify", cron="* * * * *", ttl=60)
