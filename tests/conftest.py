@@ -110,6 +110,21 @@ def _wipe(db) -> None:
     db.session.commit()
 
 
+from flask.testing import FlaskClient
+
+
+class IsolatedClient(FlaskClient):
+    """Each request in its own app context (own `g`, own DB session), as in production;
+    the test's session then forgets what it had loaded, so it reads what the request wrote."""
+
+    def open(self, *args, **kwargs):
+        from portal.extensions import db
+        with self.application.app_context():
+            resp = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return resp
+
+
 @pytest.fixture
 def app(_app):
     """The app with a freshly wiped and seeded database and an app context pushed."""
@@ -121,6 +136,7 @@ def app(_app):
         _wipe(db)
         seed_demo()
         db.session.remove()
+    _app.test_client_class = IsolatedClient
     ctx = _app.app_context()
     ctx.push()
     yield _app

@@ -167,3 +167,17 @@ def signoff_pdf(number: str):
         abort(404)
     return send_file(path, mimetype="application/pdf", download_name=f"{case.number}-签字单.pdf",
                      conditional=True)
+
+
+@bp.route("/<number>/dispatch-people")
+@login_required
+@roles_required(Role.DESK)
+def dispatch_people(number: str):
+    """The handler picker for the department chosen in the dispatch panel."""
+    case = get_case(number)
+    form = panels.STEP_FORMS["dispatch"].form_class(prefix="dispatch", formdata=request.args)
+    panels.prepare_form("dispatch", form, case)
+    from flask import render_template_string
+    return render_template_string(
+        '{% from "macros/forms.html" import field %}<div id="dispatch-people">{{ field(form.user_id) }}</div>',
+        form=form)

@@ -1,0 +1,161 @@
+"""Intake from the rep's phone and the desk: evidence checks, bad input, nothing half-saved."""
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from portal.cases.models import Attachment, Case
+from portal.extensions import db
+from tests.conftest import csrf_from, jpeg_bytes, png_bytes
+
+FORM = {"customer_name": "王秀英", "customer_phone": "139 1234 5678", "customer_type": "consumer",
+        "region": "四川", "customer_address": "成都市武侯区", "product_name": "三鲜水饺",
+        "product_spec": "500g/袋", "batch_no": "2026090110100", "quantity": "2",
+        "purchase_place": "红旗超市", "description": "水饺里有一根头发", "demand": "退货赔偿"}
+
+
+def count(model):
+    return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+
+
+def post_intake(client, files=(), **overrides):
+    data = {**FORM, **overrides, "csrf_token": csrf_from(client, "/cases/new")}
+    data["photos"] = [(io.BytesIO(content), name) for name, content in files]
+    return client.post("/cases/new", data=data, content_type="multipart/form-data")
+
+
+def exif_rotated_jpeg() -> bytes:
+    """A landscape 400×200 image whose EXIF says "rotate 90°", with GPS data."""
+    img = Image.new("RGB", (400, 200), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 CW
+    exif[0x8825] = {1: "N", 2: (30.0, 39.0, 0.0), 3: "E", 4: (104.0, 4.0, 0.0)}  # GPS IFD
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif)
+    return buf.getvalue()
+
+
+def test_rep_submits_case_with_photos_and_sees_it(app, as_user):
+    rep = as_user("rep_cd")
+    resp = post_intake(rep, files=[("缺陷照片.jpg", exif_rotated_jpeg()), ("批号.png", png_bytes())])
+    assert resp.status_code == 303
+    number = re.search(r"/cases/(KS\d{4}-\d{6})", resp.headers["Location"]).group(1)
+    page = rep.get(f"/cases/{number}").get_data(as_text=True)
+    assert number in page and "王秀英" in page and "生产一部" in page  # batch traced to its department
+    case = db.session.execute(sa.select(Case).where(Case.number == number)).scalar_one()
+    names = sorted(a.original_name for a in case.attachments)
+    assert names == ["批号.png", "缺陷照片.jpg"]  # Chinese names kept
+    photo = next(a for a in case.attachments if a.original_name == "缺陷照片.jpg")
+    thumb = rep.get(f"/cases/{number}/files/{photo.id}/thumb")
+    assert thumb.status_code == 200
+    img = Image.open(io.BytesIO(thumb.data))
+    assert img.height > img.width  # EXIF orientation applied
+    assert not img.getexif().get_ifd(0x8825)  # no GPS in what the portal shows
+    original = rep.get(f"/cases/{number}/files/{photo.id}/original")
+    import hashlib
+    assert hashlib.sha256(original.data).hexdigest() == photo.sha256
+
+
+def test_other_branch_rep_gets_404_for_case_and_photo(app, as_user):
+    rep = as_user("rep_cd")
+    resp = post_intake(rep, files=[("a.jpg", jpeg_bytes())])
+    number = resp.headers["Location"].rsplit("/", 1)[-1]
+    att = db.session.execute(sa.select(Attachment)).scalars().first()
+    other = as_user("rep_zz")
+    assert other.get(f"/cases/{number}").status_code == 404
+    assert other.get(f"/cases/{number}/files/{att.id}/original").status_code == 404
+    assert other.get(f"/cases/{number}/signoff.pdf").status_code == 404
+    assert number not in other.get("/cases/").get_data(as_text=True)
+
+
+def test_list_masks_customer_phone(app, as_user):
+    desk = as_user("desk")
+    post_intake(desk, channel="hotline")
+    html = desk.get("/cases/").get_data(as_text=True)
+    assert "139****5678" in html.replace(" ", "") or "139*" in html
+    assert "13912345678" not in html.replace(" ", "")
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("evil.jpg", b"#!/bin/sh\nrm -rf /\n", "不是可识别的照片"),
+    ("broken.png", png_bytes()[:60], "不是可识别的照片"),
+])
+def test_bad_file_is_refused_and_typed_text_kept(app, as_user, name, content, message):
+    rep = as_user("rep_cd")
+    resp = post_intake(rep, files=[(name, content)])
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and message in html and name in html
+    assert 'value="王秀英"' in html and "水饺里有一根头发" in html
+    assert count(Case) == 0 and count(Attachment) == 0
+
+
+def test_oversized_file_is_refused(app, as_user):
+    app.config["MAX_FILE_BYTES"] = 100_000
+    try:
+        resp = post_intake(as_user("rep_cd"), files=[("big.jpg", jpeg_bytes((3000, 3000)) + b"0" * 200_000)])
+    finally:
+        app.config["MAX_FILE_BYTES"] = 15 * 1024 * 1024
+    assert resp.status_code == 400 and "超过单个文件" in resp.get_data(as_text=True)
+    assert count(Case) == 0
+
+
+def test_good_upload_survives_a_form_error(app, as_user):
+    rep = as_user("rep_cd")
+    resp = post_intake(rep, files=[("good.jpg", jpeg_bytes())], customer_name="")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "此项为必填项" in html
+    token = re.search(r'name="upload_token" value="([^"]+)"', html).group(1)
+    data = {**FORM, "csrf_token": csrf_from(rep, "/cases/new"), "upload_token": token}
+    resp = rep.post("/cases/new", data=data, content_type="multipart/form-data")
+    assert resp.status_code == 303
+    assert [a.original_name for a in db.session.execute(sa.select(Attachment)).scalars()] == ["good.jpg"]
+
+
+def test_upload_token_of_another_user_is_ignored(app, as_user):
+    rep = as_user("rep_cd")
+    html = post_intake(rep, files=[("good.jpg", jpeg_bytes())], customer_name="").get_data(as_text=True)
+    token = re.search(r'name="upload_token" value="([^"]+)"', html).group(1)
+    other = as_user("rep_zz")
+    data = {**FORM, "csrf_token": csrf_from(other, "/cases/new"), "upload_token": token}
+    assert other.post("/cases/new", data=data, content_type="multipart/form-data").status_code == 303
+    assert count(Attachment) == 0
+
+
+def test_markup_and_template_syntax_are_shown_as_text(app, as_user):
+    rep = as_user("rep_cd")
+    resp = post_intake(rep, description="<script>alert(1)</script> {{7*7}}", customer_name="{{7*7}}")
+    number = resp.headers["Location"].rsplit("/", 1)[-1]
+    html = rep.get(f"/cases/{number}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "{{7*7}}" in html and ">49<" not in html
+
+
+def test_quotes_in_batch_number_get_a_message(app, as_user):
+    resp = post_intake(as_user("rep_cd"), batch_no="2026'0901\"--")
+    assert resp.status_code == 400 and "批号只能包含" in resp.get_data(as_text=True)
+    assert count(Case) == 0
+
+
+def test_post_without_csrf_token_is_400(app, as_user):
+    rep = as_user("rep_cd")
+    resp = rep.post("/cases/new", data=FORM)
+    assert resp.status_code == 400 and "安全令牌" in resp.get_data(as_text=True)
+    assert count(Case) == 0
+
+
+def test_desk_registers_hotline_case_with_channel(app, as_user):
+    desk = as_user("desk")
+    resp = post_intake(desk, channel="regulator", branch_id="")
+    assert resp.status_code == 303
+    case = db.session.execute(sa.select(Case)).scalar_one()
+    assert case.channel.value == "regulator" and case.branch_id is None
+
+
+def test_batch_lookup_shows_product_department_and_sibling_cases(app, as_user):
+    rep = as_user("rep_cd")
+    post_intake(rep)
+    html = rep.get("/batches/lookup?batch_no=2026090110100").get_data(as_text=True)
+    assert "三鲜水饺" in html and "生产一部" in html and "已有 1 起投诉" in html
+    assert "未找到" in rep.get("/batches/lookup?batch_no=NOPE1").get_data(as_text=True)
