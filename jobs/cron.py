@@ -8,3 +8,8 @@ from jobs.sweep import sweep
 # Every minute: reminders and escalations are due to the minute. A sweep still queued when
 # the next one is due is dropped (ttl), so a stopped worker does not come back to a backlog.
 cron.register(sweep, queue_name="notify", cron="* * * * *", ttl=60)
+
+from jobs.cleanup import purge_staged_uploads  # noqa: E402
+
+# Nightly: files staged in forms that were never submitted.
+cron.register(purge_staged_uploads, queue_name="default", cron="30 3 * * *")

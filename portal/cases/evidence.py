@@ -175,3 +175,32 @@ def collect(files, tokens, user_id: int, *, existing_bytes: int = 0, existing_co
     if existing_count + len(kept) > cfg["MAX_FILES_PER_CASE"]:
         errors.append(f"附件数量超过每个投诉 {cfg['MAX_FILES_PER_CASE']} 个的上限。")
     return kept, ("；".join(errors) or None)
+
+
+def purge_orphans(max_age_hours: int = 48) -> int:
+    """Delete stored files older than the limit that no attachment row refers to."""
+    import time
+
+    import sqlalchemy as sa
+
+    from portal.cases.models import Attachment
+    from portal.extensions import db
+
+    cutoff = time.time() - max_age_hours * 3600
+    root = upload_root() / "originals"
+    if not root.exists():
+        return 0
+    old = [p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime < cutoff]
+    removed = 0
+    for chunk in range(0, len(old), 500):
+        paths = old[chunk:chunk + 500]
+        tokens = {p.stem: p for p in paths}
+        kept = set(db.session.execute(
+            sa.select(Attachment.token).where(Attachment.token.in_(tokens))).scalars())
+        for token, path in tokens.items():
+            if token in kept:
+                continue
+            for p in (path, thumb_path(token), preview_path(token)):
+                p.unlink(missing_ok=True)
+            removed += 1
+    return removed

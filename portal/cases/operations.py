@@ -112,9 +112,9 @@ def _apply(case: Case, changes: dict) -> tuple[dict, dict]:
     return before, after
 
 
-def _enter(case: Case, step: Step | None, *, unit_id=None, user_id=None, now=None) -> dict:
+def _enter(case: Case, step: Step | None, *, unit_id=None, user_id=None, now=None, klass=None) -> dict:
     now = now or utcnow()
-    due = step_due(step, now, case.klass, case.channel) if step else None
+    due = step_due(step, now, klass or case.klass, case.channel) if step else None
     return {"step": step, "step_unit_id": unit_id, "step_user_id": user_id,
             "step_started_at": now if step else None, "due_at": due}
 
@@ -169,6 +169,15 @@ def _commit(case: Case, action: str, actor: User, before: dict, after: dict, not
                        "请查看最新内容。")
     hand_to_workers(ids)
     return case
+
+
+def _after_commit_job(name: str, *args) -> None:
+    """Heavy follow-up work (PDFs) goes to a worker; if Redis is down it happens on demand."""
+    try:
+        from portal.queues import queue
+        queue("default").enqueue(name, *args, result_ttl=0, failure_ttl=86400)
+    except Exception as exc:  # noqa: BLE001
+        current_app.logger.warning("could not enqueue %s%s: %s", name, args, exc)
 
 
 def _require(values: dict[str, object], labels: dict[str, str]) -> None:
@@ -256,8 +265,7 @@ def verify_case(case: Case, actor: User, version: int, *, validity: Validity, ki
     changes.update(kind=kind, klass=klass, category_id=category_id, state=State.VERIFIED)
     if urgent is not None:
         changes["urgent"] = urgent
-    case.klass = klass  # the dispatch limit depends on the class
-    changes.update(_enter(case, Step.DISPATCH))
+    changes.update(_enter(case, Step.DISPATCH, klass=klass))  # the limit depends on the new class
     before, after = _apply(case, changes)
     return _commit(case, "verified", actor, before, after, note=reason)
 
@@ -445,7 +453,9 @@ def sign_off_case(case: Case, actor: User, version: int, *, password: str,
          object_id=case.id, case_id=case.id, content=_snapshot(case, CLOSING_FIELDS), comment=comment)
     changes = {"state": State.CLOSED, "closed_at": utcnow(), **_enter(case, None)}
     before, after = _apply(case, changes)
-    return _commit(case, "signed_off", actor, before, after, note=comment)
+    _commit(case, "signed_off", actor, before, after, note=comment)
+    _after_commit_job("jobs.documents.render_case_signoff", case.id)  # first download is instant
+    return case
 
 
 def _reopen_window_open(case: Case) -> bool:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from forms import cases as f
 from portal.cases import access, evidence, operations, queries
 from portal.cases.models import Case, Category
-from portal.cases.states import State
+from portal.cases.states import State, Step
 from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures
 from portal.enums import Kind, Klass, Responsibility, Role, SettlementForm, UnitKind, Validity
 from portal.errors import ValidationError
@@ -135,7 +135,13 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         failed_form.version.data = case.version
         forms[PANEL_OF.get(failed_action, failed_action)] = failed_form
     batch = find_batch(case.batch_no)
+    next_approval = None
+    if current_user.has_role(Role.LEADER):
+        # Leaders work through their approval queue on a phone: offer the next one.
+        waiting = queries.inbox(current_user, limit=2, steps=[Step.APPROVE, Step.SIGN_OFF])
+        next_approval = next((r.number for r in waiting if r.number != case.number), None)
     return {
+        "next_approval": next_approval,
         "case": case, "actions": actions, "forms": forms, "message": message,
         "failed_action": PANEL_OF.get(failed_action, failed_action),
         "events": case_events(case.id), "action_labels": ACTION_LABELS,

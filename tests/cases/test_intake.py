@@ -159,3 +159,21 @@ def test_batch_lookup_shows_product_department_and_sibling_cases(app, as_user):
     html = rep.get("/batches/lookup?batch_no=2026090110100").get_data(as_text=True)
     assert "三鲜水饺" in html and "生产一部" in html and "已有 1 起投诉" in html
     assert "未找到" in rep.get("/batches/lookup?batch_no=NOPE1").get_data(as_text=True)
+
+
+def test_unsubmitted_uploads_are_purged_but_case_files_kept(app, as_user):
+    import os
+    import time
+    from portal.cases import evidence
+    rep = as_user("rep_cd")
+    post_intake(rep, files=[("kept.jpg", jpeg_bytes())])
+    post_intake(rep, files=[("abandoned.jpg", jpeg_bytes())], customer_name="")
+    originals = list((evidence.upload_root() / "originals").rglob("*.jpg"))
+    assert len(originals) >= 2
+    old = time.time() - 72 * 3600
+    for p in originals:
+        os.utime(p, (old, old))
+    kept_token = db.session.execute(sa.select(Attachment.token)).scalar_one()
+    assert evidence.purge_orphans(48) == len(originals) - 1
+    left = [p.stem for p in (evidence.upload_root() / "originals").rglob("*.jpg")]
+    assert left == [kept_token]
