@@ -25,5 +25,8 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _globals():
-        return {"locale": str(get_locale() or "zh_CN"), "languages": app.config["LANGUAGES"],
+        # Babel says zh_Hans_CN; templates compare against the codes we offer.
+        loc = get_locale()
+        code = "en" if loc is not None and loc.language == "en" else "zh_CN"
+        return {"locale": code, "languages": app.config["LANGUAGES"],
                 "now_iso": _iso(clock.utcnow())}

@@ -30,7 +30,7 @@ def login():
             error = f"登录失败次数过多，请于 {fmt(until)} 后再试。"
         else:
             user = db.session.execute(
-                sa.select(User).where(User.username == form.username.data.strip())).unique().scalar_one_or_none()
+                sa.select(User).where(sa.func.lower(User.username) == form.username.data.strip().lower())).unique().scalar_one_or_none()
             if user and user.active and user.check_password(form.password.data):
                 throttle.clear(user.username)
                 login_user(user)
