@@ -32,7 +32,7 @@ def add_message(*, key: str, channel: str, recipient, subject: str, body: str,
 
 
 def notify_users(users, *, key_prefix: str, subject: str, body: str, case_id: int | None,
-                 channels=("inapp", "email")) -> list[OutboxMessage]:
+                 channels=("email",)) -> list[OutboxMessage]:  # "my work" is the in-app view
     out = []
     for user in users:
         for channel in channels:

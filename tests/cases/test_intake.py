@@ -177,3 +177,43 @@ def test_unsubmitted_uploads_are_purged_but_case_files_kept(app, as_user):
     assert evidence.purge_orphans(48) == len(originals) - 1
     left = [p.stem for p in (evidence.upload_root() / "originals").rglob("*.jpg")]
     assert left == [kept_token]
+
+
+def _heic_bytes() -> bytes:
+    import pillow_heif
+    pillow_heif.register_heif_opener()
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (90, 30, 30)).save(buf, "HEIF")
+    return buf.getvalue()
+
+
+def _webp_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), (30, 90, 30)).save(buf, "WEBP")
+    return buf.getvalue()
+
+
+PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+       b"trailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def test_iphone_heic_webp_and_pdf_are_accepted_by_content(app, as_user):
+    rep = as_user("rep_cd")
+    # Names lie on purpose: the server goes by content, not by extension.
+    resp = post_intake(rep, files=[("IMG_0001.HEIC", _heic_bytes()), ("photo.bin", _webp_bytes()),
+                                   ("检验报告.pdf", PDF)])
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:2000]
+    kinds = {a.original_name: a.content_type for a in db.session.execute(sa.select(Attachment)).scalars()}
+    assert kinds == {"IMG_0001.HEIC": "image/heic", "photo.bin": "image/webp", "检验报告.pdf": "application/pdf"}
+    heic = db.session.execute(sa.select(Attachment).where(Attachment.content_type == "image/heic")).scalar_one()
+    number = resp.headers["Location"].rsplit("/", 1)[-1]
+    thumb = rep.get(f"/cases/{number}/files/{heic.id}/thumb")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"  # browsers can show it
+
+
+def test_long_chinese_file_name_is_kept_and_bounded(app, as_user):
+    rep = as_user("rep_cd")
+    name = "附件测试" * 100 + ".jpg"
+    assert post_intake(rep, files=[(name, jpeg_bytes())]).status_code == 303
+    stored = db.session.execute(sa.select(Attachment)).scalar_one()
+    assert stored.original_name.endswith("附件测试.jpg") and len(stored.original_name) <= 120
