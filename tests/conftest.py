@@ -99,14 +99,9 @@ def _app(database_url, redis_url, tmp_path_factory):
 
 
 def _wipe(db) -> None:
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-    else:
-        for t in tables:
-            db.session.execute(sa.text(f'DELETE FROM "{t}"'))
-        db.session.execute(sa.text("DELETE FROM sqlite_sequence")) if db.session.execute(
-            sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
+    """Empty every table (DELETE beats TRUNCATE on tables this small)."""
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
     db.session.commit()
 
 
