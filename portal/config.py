@@ -73,7 +73,22 @@ class Config:
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "complaints@example.com")
-    SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "outbox")
+    SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "outbox")  # outbox | http | aliyun | tencent
+    SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL")
+    SMS_HTTP_TOKEN = os.environ.get("SMS_HTTP_TOKEN")
+    SMS_ALIYUN_ACCESS_KEY_ID = os.environ.get("SMS_ALIYUN_ACCESS_KEY_ID")
+    SMS_ALIYUN_ACCESS_KEY_SECRET = os.environ.get("SMS_ALIYUN_ACCESS_KEY_SECRET")
+    SMS_ALIYUN_SIGN_NAME = os.environ.get("SMS_ALIYUN_SIGN_NAME")
+    SMS_ALIYUN_TEMPLATE_CODE = os.environ.get("SMS_ALIYUN_TEMPLATE_CODE")
+    SMS_ALIYUN_TEMPLATE_PARAM = os.environ.get("SMS_ALIYUN_TEMPLATE_PARAM", "content")
+    SMS_ALIYUN_ENDPOINT = os.environ.get("SMS_ALIYUN_ENDPOINT")
+    SMS_TENCENT_SECRET_ID = os.environ.get("SMS_TENCENT_SECRET_ID")
+    SMS_TENCENT_SECRET_KEY = os.environ.get("SMS_TENCENT_SECRET_KEY")
+    SMS_TENCENT_SDK_APP_ID = os.environ.get("SMS_TENCENT_SDK_APP_ID")
+    SMS_TENCENT_SIGN_NAME = os.environ.get("SMS_TENCENT_SIGN_NAME")
+    SMS_TENCENT_TEMPLATE_ID = os.environ.get("SMS_TENCENT_TEMPLATE_ID")
+    SMS_TENCENT_REGION = os.environ.get("SMS_TENCENT_REGION")
+    SMS_TENCENT_ENDPOINT = os.environ.get("SMS_TENCENT_ENDPOINT")
 
 
 class TestConfig(Config):

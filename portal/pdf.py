@@ -19,6 +19,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
+from PIL import ImageFile
+
+# WeasyPrint turns on Pillow's "load truncated images" for the whole process when imported;
+# the evidence checks rely on truncated uploads failing, and our PDFs embed only our own
+# thumbnails, so put the default back.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 PDF_TEMPLATES = Path(__file__).resolve().parent.parent / "pdf_templates"
 FONTS_CSS = PDF_TEMPLATES / "fonts" / "fonts.css"

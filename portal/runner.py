@@ -234,6 +234,7 @@ def portal_commands(redis_url: str) -> list[tuple[str, list[str]]]:
     python = sys.executable
     return [
         ("worker", [python, "-m", "rq.cli", "worker", "--with-scheduler", "--url", redis_url,
+                    "--worker-class", "jobs.worker.PortalWorker",
                     "notify", "default"]),
         ("cron", [python, "-m", "rq.cli", "cron", "--url", redis_url, "jobs/cron.py"]),
         ("web", [python, "-m", "gunicorn", "--bind", web_address(),

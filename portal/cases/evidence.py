@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
 from portal.clock import utcnow
@@ -114,6 +114,7 @@ def store_upload(file) -> StoredFile:
             width, height = img.size
             if fmt == "JPEG":
                 img.draft("RGB", (PREVIEW_PX, PREVIEW_PX))  # decode at reduced scale: fast
+            ImageFile.LOAD_TRUNCATED_IMAGES = False  # a library may have turned it on (WeasyPrint does)
             img.load()  # a truncated or corrupt image fails here
         except ValidationError:
             raise

@@ -19,7 +19,7 @@ class OutboxMessage(db.Model):
     case_id = sa.Column(sa.Integer, sa.ForeignKey("case.id"), index=True)
     created_at = created_column()
     send_after = sa.Column(sa.DateTime(timezone=True), nullable=False)
-    status = sa.Column(sa.String(10), nullable=False, default="pending")  # pending|sent|failed|read
+    status = sa.Column(sa.String(10), nullable=False, default="pending")  # pending|sending|sent|failed|dead|unread|read
     attempts = sa.Column(sa.Integer, nullable=False, default=0)
     last_attempt_at = sa.Column(sa.DateTime(timezone=True))
     provider_response = sa.Column(sa.Text)
