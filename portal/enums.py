@@ -6,7 +6,7 @@ from enum import Enum
 
 from flask_babel import get_locale, gettext
 
-_label_cache: dict[tuple[str, Enum], str] = {}
+_label_cache: dict[tuple[str, str], str] = {}
 
 
 class LabeledEnum(str, Enum):
@@ -21,7 +21,7 @@ class LabeledEnum(str, Enum):
     @property
     def label(self) -> str:
         # Lists show the same few labels hundreds of times; gettext once per locale.
-        key = (str(get_locale() or "zh_CN"), self)
+        key = (str(get_locale() or "zh_CN"), self._zh)  # by label: str enums of equal value compare equal
         if key not in _label_cache:
             _label_cache[key] = gettext(self._zh)
         return _label_cache[key]

@@ -1,0 +1,214 @@
+"""Chinese first, English by the `lang` cookie: the pages switch, and the English catalog is
+complete, keeps its placeholders and cannot drift from the code.
+
+The catalog is portal/translations/en/LC_MESSAGES/messages.po (msgids are the Chinese UI
+strings). Labels that reach gettext only as variables (enum labels, timeline actions, sort
+orders, satisfaction dimensions, workflow transitions) are listed as N_() markers in
+portal/i18n_labels.py so that `pybabel extract` finds them; the tests below fail when one is
+missing there or untranslated. How to update the catalog: portal/translations/README.md.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_from_file
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "portal" / "translations"
+PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
+MO = PO.with_suffix(".mo")
+LABELS_MODULE = ROOT / "portal" / "i18n_labels.py"
+
+# Han ideographs and the CJK / full-width punctuation (、。「」：（）…) a Chinese string carries.
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+# printf-style conversions, named or not; "%%" is a literal percent sign.
+PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
+# Chinese text (ideographs, 、。「」 …), not the full-width symbols used as icons (＋).
+HAN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
+
+
+def _placeholders(text: str) -> Counter:
+    return Counter(m.group(0) for m in PLACEHOLDER.finditer(text) if m.group(0) != "%%")
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    with PO.open("rb") as f:
+        return read_po(f)
+
+
+@pytest.fixture(scope="module")
+def translations(catalog) -> dict[str, str]:
+    return {m.id: m.string for m in catalog if m.id}
+
+
+def _nav(html: str) -> str:
+    m = re.search(r'<nav class="nav"[^>]*>(.*?)</nav>', html, re.S)
+    assert m, "no main navigation on the page"
+    return m.group(1)
+
+
+# ---------------------------------------------------------------- the pages switch language
+
+def test_chinese_by_default(as_user):
+    client = as_user("desk")
+    html = client.get("/work").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in html
+    assert "<h1>我的待办</h1>" in html
+    assert "投诉列表" in _nav(html)
+    assert '<a href="/lang/en">English</a>' in html  # the user menu offers the other language
+
+
+def test_lang_cookie_switches_to_english_and_back(as_user):
+    client = as_user("desk")
+    resp = client.get("/lang/en")
+    assert resp.status_code in (302, 303)
+    assert "lang=en" in resp.headers.get("Set-Cookie", "")
+
+    html = client.get("/work").get_data(as_text=True)
+    assert '<html lang="en">' in html
+    assert "<h1>My work</h1>" in html
+    nav = _nav(html)
+    assert "My work" in nav and "Complaints" in nav and "Register complaint" in nav
+    assert not HAN.findall(re.sub(r"<[^>]+>", "", nav)), nav
+    assert "<title>My work · Complaint Portal</title>" in html
+    assert "Complaint desk specialist" in html  # the user's role label, from the enum
+
+    html = client.get("/cases/").get_data(as_text=True)
+    assert "<h1>Complaints</h1>" in html
+    assert "Newest first" in html  # SORT_LABELS, translated in the template
+
+    client.get("/lang/zh_CN")
+    assert "<h1>我的待办</h1>" in client.get("/work").get_data(as_text=True)
+
+
+def test_enum_labels_follow_the_locale(app, translations):
+    from flask_babel import force_locale
+    from portal.cases.states import State
+
+    with app.test_request_context("/"):
+        with force_locale("en"):
+            assert State.NEW.label == "Awaiting verification"
+            for cls in _labeled_enums():
+                for member in cls:
+                    assert member.label == translations[member._zh], f"{cls.__name__}.{member.name}"
+        with force_locale("zh_CN"):
+            assert State.NEW.label == "待核实"
+            # Members of different enums may share a value ("regulator", "approve"): each keeps its own label.
+            for cls in _labeled_enums():
+                for member in cls:
+                    assert member.label == member._zh, f"{cls.__name__}.{member.name}"
+
+
+# ---------------------------------------------------------------- the catalog is complete
+
+def test_every_msgid_translated_with_its_placeholders(catalog):
+    problems = []
+    for m in catalog:
+        if not m.id:
+            continue
+        assert isinstance(m.id, str), f"plural entry {m.id!r}: the catalog is plural-free"
+        where = f"{m.id!r} ({', '.join(f'{p}:{n}' for p, n in m.locations[:2])})"
+        if not (m.string or "").strip():
+            problems.append(f"untranslated: {where}")
+            continue
+        if m.fuzzy:
+            problems.append(f"fuzzy (pybabel compile skips it): {where}")
+        if CJK.search(m.string):
+            problems.append(f"Chinese left in the English text: {where} -> {m.string!r}")
+        if _placeholders(m.id) != _placeholders(m.string):
+            problems.append(f"placeholders differ: {where} -> {m.string!r}")
+        # Jinja's newstyle gettext always applies `% variables`, even with none: a stray "%"
+        # in a translation breaks the page.
+        names = {n: "x" for n in re.findall(r"%\((\w+)\)", m.id)}
+        try:
+            m.string % names
+        except (KeyError, ValueError, TypeError) as e:
+            problems.append(f"not a valid format string ({e}): {where} -> {m.string!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_catalog_covers_every_extracted_msgid(translations):
+    """Every _() in the code and templates (per babel.cfg) is in the English catalog."""
+    with (ROOT / "babel.cfg").open() as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    missing = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords=KEYWORDS):
+        msgid = message[0] if isinstance(message, tuple) else message
+        if msgid not in translations:
+            missing.setdefault(msgid, f"{filename}:{lineno}")
+    assert not missing, ("not in the catalog; see portal/translations/README.md:\n"
+                         + "\n".join(f"{where}  {msgid}" for msgid, where in missing.items()))
+
+
+def test_compiled_catalog_matches_po(catalog):
+    """messages.mo is what Flask-Babel loads: it must carry every translation of the .po."""
+    assert MO.exists(), "run: pybabel compile -d portal/translations"
+    with MO.open("rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    stale = [m.id for m in catalog if m.id and m.string and compiled.get(m.id) != m.string]
+    assert not stale, f"messages.mo is out of date ({len(stale)} entries): pybabel compile -d portal/translations"
+
+
+# ---------------------------------------------------------------- runtime labels are marked
+
+def _labeled_enums():
+    import portal.models  # noqa: F401 - every module that defines an enum
+    import portal.cases.states  # noqa: F401
+    from portal.enums import LabeledEnum
+
+    def walk(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from walk(sub)
+    return list(walk(LabeledEnum))
+
+
+def _runtime_labels() -> dict[str, str]:
+    """Every label passed to gettext as a variable, with where it comes from."""
+    from portal.cases.operations import TRANSITIONS
+    from portal.cases.queries import SORT_LABELS
+    from portal.cases.timeline import ACTION_LABELS
+    from portal.enums import SATISFACTION_DIMENSIONS
+
+    labels = {}
+    for cls in _labeled_enums():
+        for member in cls:
+            labels.setdefault(member._zh, f"{cls.__module__}.{cls.__name__}.{member.name}")
+    for key, label in ACTION_LABELS.items():
+        labels.setdefault(label, f"timeline.ACTION_LABELS[{key!r}]")
+    for key, label in SORT_LABELS.items():
+        labels.setdefault(label, f"queries.SORT_LABELS[{key!r}]")
+    for field, label in SATISFACTION_DIMENSIONS:
+        labels.setdefault(label, f"enums.SATISFACTION_DIMENSIONS[{field!r}]")
+    for name, t in TRANSITIONS.items():
+        labels.setdefault(t.label, f"operations.TRANSITIONS[{name!r}]")
+    return labels
+
+
+def test_runtime_labels_are_marked_for_extraction():
+    import portal.i18n_labels as marked
+
+    # Literal N_("…") calls, as pybabel sees them (a variable inside N_() would not count).
+    extracted = {msg for _lineno, msg, _comments, _context
+                 in extract_from_file("python", str(LABELS_MODULE), keywords={"N_": None})}
+    labels = _runtime_labels()
+    assert len(labels) > 80  # the walk found the enums
+    missing = {zh: where for zh, where in labels.items() if zh not in extracted or zh not in marked.LABELS}
+    assert not missing, "add to portal/i18n_labels.py as N_(...):\n" + "\n".join(
+        f'    N_("{zh}"),  # {where}' for zh, where in missing.items())
+
+
+def test_runtime_labels_are_translated(translations):
+    untranslated = {zh: where for zh, where in _runtime_labels().items()
+                    if not (translations.get(zh) or "").strip()}
+    assert not untranslated, "translate in messages.po:\n" + "\n".join(
+        f"{where}: {zh}" for zh, where in untranslated.items())
