@@ -70,7 +70,7 @@ class Config:
     PAGE_SIZE = 50
     REOPEN_DAYS = 90
 
-    MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")  # unset: mail stays in the outbox (demo, development)
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "complaints@example.com")
     SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "outbox")  # outbox | http | aliyun | tencent
