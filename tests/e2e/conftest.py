@@ -1,0 +1,117 @@
+"""Browser tests: Debian's Chromium (never a downloaded browser) against the real app served
+by Werkzeug in a thread, on the same freshly seeded database as the rest of the suite."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "demo1234"
+E2E_DIR = Path(__file__).resolve().parent
+
+# Playwright's own waits (expect(...), locators) give up after this many milliseconds.
+TIMEOUT_MS = 15_000
+
+
+def pytest_collection_modifyitems(config, items):
+    if Path(CHROMIUM).exists():
+        return
+    skip = pytest.mark.skip(reason=f"browser tests need Debian's Chromium at {CHROMIUM} "
+                                   "(apt-get install chromium); it is missing")
+    for item in items:
+        if E2E_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    """Override pytest-playwright: launch the system Chromium, headless, with no phoning home."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
+    return {"executable_path": CHROMIUM, "headless": True, "args": list(CHROMIUM_ARGS)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _expect_timeout():
+    from playwright.sync_api import expect
+    expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's `app` (wiped and seeded database) served on a free port; yields the base URL."""
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: the OS picks a free one
+    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 3}
+
+
+@pytest.fixture
+def login_as(browser, live_server):
+    """`login_as("desk")` → a page in a browser context of its own, logged in as that demo user.
+
+    Keyword arguments go to `browser.new_context` (e.g. `**PHONE`). Contexts close at teardown."""
+    contexts = []
+
+    def _login(username: str, password: str = PASSWORD, **context_args):
+        context = browser.new_context(base_url=live_server, locale="zh-CN",
+                                      timezone_id="Asia/Shanghai", **context_args)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/auth/login")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        page.locator("form button[type=submit]").click()
+        page.wait_for_url(re.compile(r"/work"))
+        return page
+
+    yield _login
+    for context in contexts:
+        context.close()
+
+
+# ---------------------------------------------------------------- helpers for the tests
+
+def noisy_jpeg(path: Path, size=(1600, 1200), quality=92) -> Path:
+    """A JPEG of random noise (about 1.5 MB: JPEG cannot shrink noise), so an upload takes a while."""
+    from PIL import Image
+    img = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def state_pill(page):
+    """The state label in the case header (the first pill)."""
+    return page.locator("#case-main .case-head .pill").first
+
+
+def panel(page, action: str):
+    return page.locator(f"#panel-{action}")
+
+
+def submit_panel(page, action: str, button: str | None = None):
+    """Click the panel's (named) submit button and wait for htmx to swap in the new case body."""
+    form = panel(page, action).locator("form")
+    btn = form.get_by_role("button", name=button) if button else form.locator("button[type=submit]").first
+    with page.expect_response(lambda r: "/act/" in r.url and r.request.method == "POST"):
+        btn.click()
