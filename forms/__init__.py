@@ -1,13 +1,19 @@
-"""Flask-WTF forms, one module per domain, all on BaseForm (Chinese messages)."""
+"""Flask-WTF forms, one module per domain, all on BaseForm (messages in the page's language)."""
+from flask_babel import get_locale, gettext as _
 from flask_wtf import FlaskForm
 
 
 class BaseForm(FlaskForm):
     class Meta:
-        locales = ["zh"]  # WTForms ships its own Chinese messages
+        @property
+        def locales(self):
+            # WTForms ships its own Chinese and English messages ("不是有效的整数。"); use the
+            # page's language. Our own labels and messages are lazy_gettext strings.
+            loc = get_locale()
+            return ["en"] if loc is not None and loc.language == "en" else ["zh"]
 
     def first_error(self) -> str | None:
         for field in self:
             if field.errors:
-                return f"{field.label.text}：{field.errors[0]}"
+                return _("%(label)s：%(text)s", label=field.label.text, text=field.errors[0])
         return None

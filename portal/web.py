@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
@@ -50,7 +51,7 @@ def set_language(code: str):
 @bp.app_errorhandler(CSRFError)
 def csrf_error(e):
     return render_template("errors/error.html", code=400,
-                           message="页面已过期或缺少安全令牌，请刷新页面后重试。"), 400
+                           message=_("页面已过期或缺少安全令牌，请刷新页面后重试。")), 400
 
 
 def _error(code: int, default: str):
@@ -62,8 +63,9 @@ def _error(code: int, default: str):
     return handler
 
 
-for _code, _msg in {400: "请求有误，请检查后重试。", 403: "您没有权限执行此操作。",
-                    404: "页面不存在，或您无权查看。", 405: "不支持该请求方式。",
-                    413: "上传的文件太大：单个文件不超过 15 MB，一次提交不超过 60 MB。",
-                    500: "系统出错了，请稍后重试；如果问题持续，请联系系统管理员。"}.items():
+# Lazy: each page is rendered in the language of its request.
+for _code, _msg in {400: _l("请求有误，请检查后重试。"), 403: _l("您没有权限执行此操作。"),
+                    404: _l("页面不存在，或您无权查看。"), 405: _l("不支持该请求方式。"),
+                    413: _l("上传的文件太大：单个文件不超过 15 MB，一次提交不超过 60 MB。"),
+                    500: _l("系统出错了，请稍后重试；如果问题持续，请联系系统管理员。")}.items():
     bp.app_errorhandler(_code)(_error(_code, _msg))

@@ -19,6 +19,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from tests.conftest import csrf_from, make_case
+
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "portal" / "translations"
 PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
@@ -212,3 +214,68 @@ def test_runtime_labels_are_translated(translations):
                     if not (translations.get(zh) or "").strip()}
     assert not untranslated, "translate in messages.po:\n" + "\n".join(
         f"{where}: {zh}" for zh, where in untranslated.items())
+
+
+# ---------------------------------------------------------------- forms speak English too
+
+def _ui_texts(html: str) -> list[str]:
+    """What a user reads on a form besides the data: labels, legends, buttons, headings,
+    options, placeholders, help and error messages."""
+    tags = r"<(?:label|legend|button|h1|h2|h3|option|small|p class=\"(?:error|muted)\")[^>]*>(.*?)</"
+    # " *" is the required-field marker after a label.
+    texts = [re.sub(r"<[^>]+>", "", m).strip().rstrip(" *") for m in re.findall(tags, html, re.S)]
+    texts += re.findall(r'placeholder="([^"]*)"', html)
+    return [t for t in texts if t]
+
+
+def _chunk(html: str, pattern: str) -> str:
+    m = re.search(pattern, html, re.S)
+    assert m, f"{pattern} not on the page"
+    return m.group(0)
+
+
+def test_intake_form_in_english(as_user):
+    client = as_user("rep_cd")
+    client.get("/lang/en")
+    form = _chunk(client.get("/cases/new").get_data(as_text=True), r'<form id="intake".*?</form>')
+    texts = _ui_texts(form)
+    for label in ("Customer name", "Contact phone", "Customer type", "Batch number", "Production date",
+                  "Problem description", "Urgent", "Submit complaint"):
+        assert label in texts, label
+    assert "Consumer" in texts  # enum choices are labelled per request, not at import
+    assert not [t for t in texts if HAN.search(t)], [t for t in texts if HAN.search(t)]
+
+    # The messages of a refused submission: our own, WTForms' built-in ones, the summary at the top.
+    resp = client.post("/cases/new", data={"customer_phone": "x", "batch_no": "批号?", "quantity": "many",
+                                           "csrf_token": csrf_from(client, "/cases/new")})
+    assert resp.status_code == 400
+    form = _chunk(resp.get_data(as_text=True), r'<form id="intake".*?</form>')
+    errors = [re.sub(r"<[^>]+>", "", e) for e in re.findall(r'<p class="error" role="alert">(.*?)</p>', form)]
+    assert "This field is required" in errors
+    assert "Not a valid integer value." in errors
+    assert any(e.startswith("A batch number may contain only") for e in errors), errors
+    assert not [e for e in errors if HAN.search(e)], errors
+    assert "The complaint was not submitted" in form
+
+
+def test_verify_panel_in_english(as_user):
+    case = make_case()
+    client = as_user("desk")
+    client.get("/lang/en")
+    html = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    panel = _chunk(html, r'<section class="card panel" id="panel-verify">.*?</section>')
+    texts = _ui_texts(re.sub(r'<select id="verify-category_id".*?</select>', "", panel, flags=re.S))
+    for label in ("Verify", "Verification result", "Substantiated", "Nature of complaint", "Complaint class",
+                  "Cause category", "Submit verification"):
+        assert label in texts, label
+    assert not [t for t in texts if HAN.search(t)], [t for t in texts if HAN.search(t)]
+    # The case's own facts are labelled in English (the customer's data stays as entered).
+    assert "<dt>Customer</dt><dd>王秀英 (Consumer)</dd>" in html
+
+    # A rule broken in the operation comes back in English as well.
+    token = csrf_from(client, f"/cases/{case.number}")
+    resp = client.post(f"/cases/{case.number}/act/verify", data={
+        "verify-version": case.version, "verify-validity": "valid", "csrf_token": token})
+    assert resp.status_code == 400
+    assert "Please complete the required fields: Nature of complaint, Complaint class, Cause category" \
+        in resp.get_data(as_text=True)

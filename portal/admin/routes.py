@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, flash, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from forms.admin import NewUserForm, UnitForm, UserForm
@@ -52,7 +53,7 @@ def _status() -> int:
 def _render_form(template: str, form, message: str | None, status: int, **context):
     # On a phone the marked fields may be below the fold: say so at the top too.
     if status == 400 and not message:
-        message = "请修改标出的项目。"
+        message = _("请修改标出的项目。")
     return render_template(template, form=form, message=message, **context), status
 
 
@@ -103,7 +104,7 @@ def user_new():
         except DomainError as exc:
             message = _failed(form, exc)
         else:
-            flash(f"已创建用户 {user.name}（{user.username}）。", "success")
+            flash(_("已创建用户 %(name)s（%(username)s）。", name=user.name, username=user.username), "success")
             return redirect_to(url_for("admin.users", q=user.username))
     return _render_user_form(form, None, message, _status())
 
@@ -127,7 +128,7 @@ def user_edit(user_id: int):
         else:
             if user.id == current_user.id:
                 login_user(user)  # a new password starts a new epoch; keep this session
-            flash(f"已保存用户 {user.name}。", "success")
+            flash(_("已保存用户 %(name)s。", name=user.name), "success")
             return redirect_to(url_for("admin.users", q=user.username))
     return _render_user_form(form, user, message, _status())
 
@@ -143,7 +144,8 @@ def user_toggle(user_id: int):
     except DomainError as exc:
         form = UserForm(formdata=None, data=_user_form_data(user), units=_user_units(user))
         return _render_user_form(form, user, _failed(form, exc), 400)
-    flash(f"已{'启用' if activate else '停用'}用户 {user.name}。", "success")
+    flash(_("已启用用户 %(name)s。", name=user.name) if activate
+          else _("已停用用户 %(name)s。", name=user.name), "success")
     return redirect_to(url_for("admin.user_edit", user_id=user.id))
 
 
@@ -184,7 +186,7 @@ def unit_new():
         except DomainError as exc:
             message = _failed(form, exc)
         else:
-            flash(f"已创建机构 {unit.name}。", "success")
+            flash(_("已创建机构 %(name)s。", name=unit.name), "success")
             return redirect_to(url_for("admin.units"))
     return _render_unit_form(form, None, message, _status())
 
@@ -206,7 +208,7 @@ def unit_edit(unit_id: int):
         except DomainError as exc:
             message = _failed(form, exc)
         else:
-            flash(f"已保存机构 {unit.name}。", "success")
+            flash(_("已保存机构 %(name)s。", name=unit.name), "success")
             return redirect_to(url_for("admin.units"))
     return _render_unit_form(form, unit, message, _status())
 
@@ -221,5 +223,6 @@ def unit_toggle(unit_id: int):
     except DomainError as exc:
         form = UnitForm(formdata=None, data=_unit_form_data(unit), parents=_parents(unit))
         return _render_unit_form(form, unit, _failed(form, exc), 400)
-    flash(f"已{'启用' if activate else '停用'}机构 {unit.name}。", "success")
+    flash(_("已启用机构 %(name)s。", name=unit.name) if activate
+          else _("已停用机构 %(name)s。", name=unit.name), "success")
     return redirect_to(url_for("admin.units"))

@@ -5,6 +5,7 @@ import time
 
 import sqlalchemy as sa
 from flask import current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from portal.extensions import db
@@ -29,7 +30,7 @@ def unauthorized():
         resp = make_response("", 401)
         resp.headers["HX-Redirect"] = url_for("auth.login", next=request.full_path)
         return resp
-    flash("请先登录。", "info")
+    flash(_("请先登录。"), "info")
     return redirect(url_for("auth.login", next=request.full_path))
 
 
@@ -42,7 +43,7 @@ def enforce_idle_timeout():
     if now - last > idle:
         logout_user()
         session.clear()
-        flash("您长时间未操作，已自动退出，请重新登录。", "info")
+        flash(_("您长时间未操作，已自动退出，请重新登录。"), "info")
         return unauthorized()
     # Only touch the cookie once a minute, so most responses don't re-set it.
     if now - last > 60 or "seen" not in session:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import relationship
 
 from portal.cases.states import State, Step
@@ -189,12 +190,13 @@ class Case(db.Model):
     def compensation_summary(self) -> str:
         parts = []
         if self.comp_product_qty:
-            parts.append(f"产品 {self.comp_product_qty} 件")
+            parts.append(_("产品 %(n)s 件", n=self.comp_product_qty))
         if self.comp_multiple:
             parts.append(f"1:{self.comp_multiple.normalize():f}")
         if self.comp_cash:
-            parts.append(f"现金 {self.comp_cash:.2f} 元")
-        return "，".join(parts)
+            parts.append(_("现金 %(amount)s 元", amount=f"{self.comp_cash:.2f}"))
+        # TRANSLATORS: "，" separates the parts of the compensation (products, ratio, cash).
+        return _("，").join(parts)
 
     @property
     def satisfaction_scores(self) -> dict[str, int | None]:

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.cases import access
@@ -71,15 +73,17 @@ def check(case: Case, actor: User, name: str, version: int | None) -> Transition
     """Raise the right error if `actor` may not do `name` to `case` now (visibility is the view's 404)."""
     t = TRANSITIONS[name]
     if not actor.roles & t.allowed_roles:
-        raise PermissionDenied(f"您的角色不能执行「{t.label}」。")
+        raise PermissionDenied(_("您的角色不能执行「%(action)s」。", action=_(t.label)))
     if version is not None and int(version) != case.version:
-        raise Conflict(f"投诉 {case.number} 已被他人修改，当前状态为「{case.state.label}」。"
-                       "请查看最新内容后再操作。")
+        raise Conflict(_("投诉 %(number)s 已被他人修改，当前状态为「%(state)s」。请查看最新内容后再操作。",
+                         number=case.number, state=case.state.label))
     if (t.step is not None and case.step != t.step) or (t.states and case.state not in t.states):
-        raise Conflict(f"投诉 {case.number} 当前状态为「{case.state.label}」，不能执行「{t.label}」。")
+        raise Conflict(_("投诉 %(number)s 当前状态为「%(state)s」，不能执行「%(action)s」。",
+                         number=case.number, state=case.state.label, action=_(t.label)))
     scope_step = t.step if t.name != "trace_batch" else None
     if scope_step is not None and not access.in_step_scope(case, actor, scope_step):
-        raise PermissionDenied(f"投诉 {case.number} 的「{t.label}」不由您负责。")
+        raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
+                                 number=case.number, action=_(t.label)))
     return t
 
 
@@ -140,8 +144,11 @@ def step_actors(case: Case) -> list[User]:
 def _notify_step(case: Case, event_seq: int) -> list:
     if case.step is None:
         return []
-    subject = f"【客诉】{case.number} 待您{case.step.label}"
-    body = (f"投诉 {case.number}（{case.customer_name}，{case.product_name}）等待您{case.step.label}。"
+    # Messages go out in Chinese whatever language the person who acted reads.
+    with force_locale("zh_CN"):
+        step = case.step.label
+    subject = f"【客诉】{case.number} 待您{step}"
+    body = (f"投诉 {case.number}（{case.customer_name}，{case.product_name}）等待您{step}。"
             f"办理时限：{_fmt_due(case)}。")
     return notify_users(step_actors(case), key_prefix=f"case:{case.id}:step:{case.step.value}:{event_seq}",
                         subject=subject, body=body, case_id=case.id)
@@ -165,8 +172,8 @@ def _commit(case: Case, action: str, actor: User, before: dict, after: dict, not
     except StaleDataError:
         db.session.rollback()
         fresh = db.session.get(Case, case.id, populate_existing=True)
-        raise Conflict(f"投诉 {fresh.number} 刚刚被他人处理，当前状态为「{fresh.state.label}」。"
-                       "请查看最新内容。")
+        raise Conflict(_("投诉 %(number)s 刚刚被他人处理，当前状态为「%(state)s」。请查看最新内容。",
+                         number=fresh.number, state=fresh.state.label))
     hand_to_workers(ids)
     return case
 
@@ -181,9 +188,11 @@ def _after_commit_job(name: str, *args) -> None:
 
 
 def _require(values: dict[str, object], labels: dict[str, str]) -> None:
-    missing = {k: f"请填写{labels[k]}" for k in labels if values.get(k) in (None, "", [])}
+    missing = {k: _("请填写%(field)s", field=labels[k]) for k in labels if values.get(k) in (None, "", [])}
     if missing:
-        raise ValidationError("请补全必填项：" + "、".join(labels[k] for k in missing), missing)
+        # TRANSLATORS: "、" separates the items of a list of names.
+        names = _("、").join(labels[k] for k in missing)
+        raise ValidationError(_("请补全必填项：%(fields)s", fields=names), missing)
 
 
 def _attach(case: Case, files: list[StoredFile], actor: User, purpose: str) -> list[dict]:
@@ -210,16 +219,16 @@ def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: 
                   branch_id: int | None = None, received_at=None) -> Case:
     """Intake (受理登记): a rep in the field or the desk registers a complaint."""
     if not actor.has_role(Role.REP, Role.DESK):
-        raise PermissionDenied("只有业务员和客服专员可以登记投诉。")
-    _require(data, {"customer_name": "顾客姓名", "customer_phone": "联系电话",
-                    "product_name": "产品", "description": "问题描述"})
+        raise PermissionDenied(_("只有业务员和客服专员可以登记投诉。"))
+    _require(data, {"customer_name": _("顾客姓名"), "customer_phone": _("联系电话"),
+                    "product_name": _("产品"), "description": _("问题描述")})
     if actor.has_role(Role.DESK):
         channel = channel or Channel.HOTLINE
     else:
         channel = Channel.FIELD
         branch_id = actor.branch_id()
     if branch_id is not None and unit_tree().units.get(branch_id) is None:
-        raise ValidationError("所选分公司不存在。", {"branch_id": "分公司不存在"})
+        raise ValidationError(_("所选分公司不存在。"), {"branch_id": _("分公司不存在")})
     from portal.batches.lookup import find_batch
     batch = find_batch(data.get("batch_no"))
     values = {k: data.get(k) for k in INTAKE_FIELDS}
@@ -248,20 +257,20 @@ def verify_case(case: Case, actor: User, version: int, *, validity: Validity, ki
                 urgent: bool | None = None) -> Case:
     check(case, actor, "verify", version)
     if validity is None or validity == Validity.PENDING:
-        raise ValidationError("请选择核实结论。", {"validity": "请选择核实结论"})
+        raise ValidationError(_("请选择核实结论。"), {"validity": _("请选择核实结论")})
     changes = {"validity": validity, "validity_reason": reason or None}
     if validity in (Validity.NOT_VALID, Validity.MALICIOUS):
         # The customer is told why; nothing is dispatched (PROCEDURES.md §1).
-        _require({"reason": reason}, {"reason": "告知顾客的理由"})
+        _require({"reason": reason}, {"reason": _("告知顾客的理由")})
         if validity == Validity.MALICIOUS:
             changes["klass"] = Klass.SPECIAL
         changes.update(state=State.REJECTED, closed_at=utcnow(), **_enter(case, None))
         before, after = _apply(case, changes)
         return _commit(case, "rejected", actor, before, after, note=reason)
     _require({"kind": kind, "klass": klass, "category_id": category_id},
-             {"kind": "投诉性质", "klass": "投诉类别", "category_id": "原因分类"})
+             {"kind": _("投诉性质"), "klass": _("投诉类别"), "category_id": _("原因分类")})
     if db.session.get(Category, category_id) is None:
-        raise ValidationError("原因分类不存在。", {"category_id": "原因分类不存在"})
+        raise ValidationError(_("原因分类不存在。"), {"category_id": _("原因分类不存在")})
     changes.update(kind=kind, klass=klass, category_id=category_id, state=State.VERIFIED)
     if urgent is not None:
         changes["urgent"] = urgent
@@ -272,7 +281,7 @@ def verify_case(case: Case, actor: User, version: int, *, validity: Validity, ki
 
 def request_info(case: Case, actor: User, version: int, *, question: str) -> Case:
     check(case, actor, "request_info", version)
-    _require({"question": question}, {"question": "需要补充的内容"})
+    _require({"question": question}, {"question": _("需要补充的内容")})
     submitter = case.registered_by
     changes = {"state": State.INFO_REQUESTED, "info_request": question,
                **_enter(case, Step.SUPPLEMENT, user_id=submitter.id)}
@@ -283,7 +292,7 @@ def request_info(case: Case, actor: User, version: int, *, question: str) -> Cas
 def supply_info(case: Case, actor: User, version: int, *, reply: str,
                 files: list[StoredFile] = ()) -> Case:
     check(case, actor, "supply_info", version)
-    _require({"reply": reply}, {"reply": "补充说明"})
+    _require({"reply": reply}, {"reply": _("补充说明")})
     changes = {"state": State.NEW, "info_reply": reply, **_enter(case, Step.VERIFY)}
     before, after = _apply(case, changes)
     after["files"] = _attach(case, list(files), actor, "evidence")
@@ -296,7 +305,8 @@ def trace_batch(case: Case, actor: User, version: int) -> Case:
     from portal.batches.lookup import find_batch
     batch = find_batch(case.batch_no)
     if batch is None or batch.production_unit_id is None:
-        raise ValidationError(f"批号「{case.batch_no or '（未填）'}」在批次档案中查不到生产部门，请人工判断。")
+        raise ValidationError(_("批号「%(no)s」在批次档案中查不到生产部门，请人工判断。",
+                                no=case.batch_no or _("（未填）")))
     before, after = _apply(case, {"suggested_unit_id": batch.production_unit_id, "batch_id": batch.id})
     return _commit(case, "batch_traced", actor, before, after,
                    note=f"{batch.batch_no} → {batch.production_unit.name} {batch.line or ''}".strip(),
@@ -308,11 +318,11 @@ def dispatch_case(case: Case, actor: User, version: int, *, unit_id: int,
     check(case, actor, "dispatch", version)
     unit = db.session.get(OrgUnit, unit_id) if unit_id else None
     if unit is None or not unit.active:
-        raise ValidationError("请选择责任部门。", {"unit_id": "请选择责任部门"})
+        raise ValidationError(_("请选择责任部门。"), {"unit_id": _("请选择责任部门")})
     if user_id:
         person = db.session.get(User, user_id)
         if person is None or not person.active or person.unit_id != unit.id or not person.has_role(Role.HANDLER):
-            raise ValidationError("指定的经办人不属于该责任部门。", {"user_id": "经办人不属于该部门"})
+            raise ValidationError(_("指定的经办人不属于该责任部门。"), {"user_id": _("经办人不属于该部门")})
     changes = {"state": State.INVESTIGATING, "responsible_unit_id": unit.id,
                "responsible_user_id": user_id or None,
                **_enter(case, Step.ACKNOWLEDGE, unit_id=unit.id, user_id=user_id or None)}
@@ -339,11 +349,11 @@ def propose_solution(case: Case, actor: User, version: int, *, findings: str, ro
     check(case, actor, "propose", version)
     _require({"findings": findings, "root_cause": root_cause, "responsibility": responsibility,
               "solution_form": solution_form, "solution_text": solution_text},
-             {"findings": "调查结果", "root_cause": "原因分析", "responsibility": "责任认定",
-              "solution_form": "处理方式", "solution_text": "处理方案"})
+             {"findings": _("调查结果"), "root_cause": _("原因分析"), "responsibility": _("责任认定"),
+              "solution_form": _("处理方式"), "solution_text": _("处理方案")})
     for name, value in (("product_qty", product_qty), ("multiple", multiple), ("cash", cash)):
         if value is not None and value < 0:
-            raise ValidationError("补偿数额不能为负数。", {name: "不能为负数"})
+            raise ValidationError(_("补偿数额不能为负数。"), {name: _("不能为负数")})
     reasons = approval_reasons(case, multiple=multiple, cash=cash)
     now = utcnow()
     changes = {"findings": findings, "root_cause": root_cause, "responsibility": responsibility,
@@ -383,7 +393,7 @@ def approve_proposal(case: Case, actor: User, version: int, *, password: str,
 
 def reject_proposal(case: Case, actor: User, version: int, *, password: str, comment: str) -> Case:
     check(case, actor, "reject", version)
-    _require({"comment": comment}, {"comment": "驳回意见"})
+    _require({"comment": comment}, {"comment": _("驳回意见")})
     sign(actor, password, meaning=SignatureMeaning.REJECT, role=Role.LEADER, object_type="case",
          object_id=case.id, case_id=case.id, content=_snapshot(case, PROPOSAL_FIELDS), comment=comment)
     changes = {"state": State.INVESTIGATING, "decision_comment": comment,
@@ -398,7 +408,7 @@ def reject_proposal(case: Case, actor: User, version: int, *, password: str, com
 def record_implementation(case: Case, actor: User, version: int, *, text: str,
                           files: list[StoredFile] = ()) -> Case:
     check(case, actor, "implement", version)
-    _require({"text": text}, {"text": "实施情况"})
+    _require({"text": text}, {"text": _("实施情况")})
     changes = {"state": State.CONFIRMING, "implementation_text": text, "implemented_at": utcnow(),
                **_enter(case, Step.CALLBACK, unit_id=case.branch_id)}
     before, after = _apply(case, changes)
@@ -412,7 +422,7 @@ def record_callback(case: Case, actor: User, version: int, *, reached: bool,
     """Call the customer back (回访). Not satisfied: back to investigation, one level higher."""
     check(case, actor, "callback", version)
     if reached is None:
-        raise ValidationError("请选择是否联系上顾客。", {"reached": "请选择"})
+        raise ValidationError(_("请选择是否联系上顾客。"), {"reached": _("请选择")})
     changes = {"callback_reached": reached, "callback_at": utcnow(), "callback_comment": comment or None,
                "callback_count": (case.callback_count or 0) + 1}
     if not reached:
@@ -420,18 +430,20 @@ def record_callback(case: Case, actor: User, version: int, *, reached: bool,
         before, after = _apply(case, changes)
         return _commit(case, "callback_unreached", actor, before, after, note=comment, notify=False)
     if satisfied is None:
-        raise ValidationError("请选择顾客是否满意。", {"satisfied": "请选择"})
+        raise ValidationError(_("请选择顾客是否满意。"), {"satisfied": _("请选择")})
     for key, value in scores.items():
         if value is not None and not 1 <= value <= 5:
-            raise ValidationError("满意度评分须在 1 到 5 之间。", {key: "1–5 分"})
+            raise ValidationError(_("满意度评分须在 1 到 5 之间。"), {key: _("1–5 分")})
     changes.update(callback_satisfied=satisfied, **scores)
     if satisfied:
         changes.update(**_enter(case, Step.SIGN_OFF, unit_id=case.responsible_unit_id))
         action = "callback_satisfied"
     else:
         if not comment:
-            raise ValidationError("顾客不满意时请写明原因。", {"comment": "请写明顾客不满意的原因"})
+            raise ValidationError(_("顾客不满意时请写明原因。"), {"comment": _("请写明顾客不满意的原因")})
+        # The approval comment belonged to the old proposal (it stays in its signature).
         changes.update(state=State.INVESTIGATING, escalation_level=case.escalation_level + 1,
+                       decision_comment=None,
                        **_enter(case, Step.INVESTIGATE, unit_id=case.responsible_unit_id,
                                 user_id=case.responsible_user_id))
         action = "callback_unsatisfied"
@@ -465,12 +477,12 @@ def _reopen_window_open(case: Case) -> bool:
 
 def reopen_case(case: Case, actor: User, version: int, *, reason: str) -> Case:
     check(case, actor, "reopen", version)
-    _require({"reason": reason}, {"reason": "重新打开的原因"})
+    _require({"reason": reason}, {"reason": _("重新打开的原因")})
     if not _reopen_window_open(case):
-        raise Conflict(f"投诉 {case.number} 结案已超过 {current_app.config['REOPEN_DAYS']} 天，"
-                       "不能重新打开；请登记为新的投诉。")
+        raise Conflict(_("投诉 %(number)s 结案已超过 %(days)s 天，不能重新打开；请登记为新的投诉。",
+                         number=case.number, days=current_app.config["REOPEN_DAYS"]))
     changes = {"state": State.INVESTIGATING, "closed_at": None, "reopen_count": case.reopen_count + 1,
-               "callback_satisfied": None,
+               "callback_satisfied": None, "decision_comment": None,
                **_enter(case, Step.INVESTIGATE, unit_id=case.responsible_unit_id,
                         user_id=case.responsible_user_id)}
     before, after = _apply(case, changes)

@@ -6,6 +6,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from forms import cases as f
@@ -84,7 +85,7 @@ def category_choices() -> list[tuple[str, str]]:
     cats = db.session.execute(sa.select(Category).where(Category.active.is_(True))
                               .order_by(Category.sort, Category.id)).scalars().all()
     roots = [c for c in cats if c.parent_id is None]
-    out = [("", "请选择")]
+    out = [("", _("请选择"))]
     for root in roots:
         out.append((str(root.id), root.name))
         out.extend((str(c.id), f"{root.name} / {c.name}") for c in cats if c.parent_id == root.id)
@@ -95,7 +96,7 @@ def _handler_choices(unit_id: int | None) -> list[tuple[str, str]]:
     q = (sa.select(User).join(UserRole).where(User.active.is_(True), UserRole.role == Role.HANDLER)
          .order_by(User.unit_id, User.name))
     users = db.session.execute(q).unique().scalars().all()
-    return [("", "由部门内部安排")] + [(str(u.id), f"{u.unit.name} · {u.name}") for u in users
+    return [("", _("由部门内部安排"))] + [(str(u.id), f"{u.unit.name} · {u.name}") for u in users
                                    if unit_id is None or u.unit_id == unit_id]
 
 
@@ -103,7 +104,7 @@ def prepare_form(action: str, form, case: Case) -> None:
     if action == "verify":
         form.category_id.choices = category_choices()
     elif action == "dispatch":
-        form.unit_id.choices = [("", "请选择")] + [
+        form.unit_id.choices = [("", _("请选择"))] + [
             (str(u.id), u.name) for u, _ in unit_tree().ordered(kind=UnitKind.DEPARTMENT)]
         unit_id = int(form.unit_id.data) if (form.unit_id.data or "").isdigit() else None
         form.user_id.choices = _handler_choices(unit_id)
@@ -157,8 +158,8 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
 def list_choices() -> dict:
     from portal.cases.states import State as S
     return {
-        "state_choices": [("", "全部状态"), ("open", "未结案")] + S.choices(),
-        "klass_choices": [("", "全部类别")] + Klass.choices(),
-        "category_choices": [("", "全部原因")] + [c for c in category_choices()[1:] if " / " not in c[1]],
-        "branch_choices": [("", "全部分公司")] + [(str(u.id), u.name) for u, _ in unit_tree().ordered(kind=UnitKind.BRANCH)],
+        "state_choices": [("", _("全部状态")), ("open", _("未结案"))] + S.choices(),
+        "klass_choices": [("", _("全部类别"))] + Klass.choices(),
+        "category_choices": [("", _("全部原因"))] + [c for c in category_choices()[1:] if " / " not in c[1]],
+        "branch_choices": [("", _("全部分公司"))] + [(str(u.id), u.name) for u, _ in unit_tree().ordered(kind=UnitKind.BRANCH)],
     }

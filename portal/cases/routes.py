@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 import sqlalchemy as sa
 
@@ -63,7 +64,7 @@ def new():
                         form[name].errors = list(form[name].errors) + [msg]
                 upload_error = upload_error if exc.field_errors else exc.message
             else:
-                flash(f"投诉已登记，编号 {case.number}。", "success")
+                flash(_("投诉已登记，编号 %(number)s。", number=case.number), "success")
                 return redirect_to(url_for("cases.detail", number=case.number))
     tokens = [(f, evidence.sign_token(f, current_user.id)) for f in staged]
     status = 400 if request.method == "POST" else 200
@@ -108,7 +109,7 @@ def act(number: str, action: str):
     panels.prepare_form(action, form, case)
     message, status = None, 200
     if not form.validate():
-        message, status = (form.first_error() or "请检查填写内容。"), 400
+        message, status = (form.first_error() or _("请检查填写内容。")), 400
     else:
         try:
             step.run(case, current_user._get_current_object(), form)
@@ -123,7 +124,7 @@ def act(number: str, action: str):
                 case = db.session.get(Case, case.id, populate_existing=True)
                 form = None
         else:
-            flash(f"已{operations.TRANSITIONS[action].label}。", "success")
+            flash(_("已%(action)s。", action=_(operations.TRANSITIONS[action].label)), "success")
             if not is_htmx():
                 return redirect_to(url_for("cases.detail", number=case.number))
             db.session.expire_all()
@@ -165,7 +166,7 @@ def signoff_pdf(number: str):
     path = signoff_pdf_path(case)
     if path is None:
         abort(404)
-    return send_file(path, mimetype="application/pdf", download_name=f"{case.number}-签字单.pdf",
+    return send_file(path, mimetype="application/pdf", download_name=_("%(number)s-签字单.pdf", number=case.number),
                      conditional=True)
 
 

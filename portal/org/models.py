@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from flask_login import UserMixin
 from sqlalchemy.orm import relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -114,7 +115,8 @@ class User(UserMixin, db.Model):
 
     @property
     def role_labels(self) -> str:
-        return "、".join(r.label for r in Role if r in self.roles)
+        # TRANSLATORS: "、" separates the items of a list of names.
+        return gettext("、").join(r.label for r in Role if r in self.roles)
 
     @property
     def primary_role(self) -> Role | None:

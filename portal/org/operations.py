@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from portal.enums import Role, UnitKind
@@ -26,11 +27,11 @@ UNIT_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_\-]{0,31}$")
 
 def _require_admin(actor: User) -> None:
     if actor is None or not actor.has_role(Role.ADMIN):
-        raise PermissionDenied("只有系统管理员可以管理用户和组织机构。")
+        raise PermissionDenied(_("只有系统管理员可以管理用户和组织机构。"))
 
 
 def _fail(errors: dict[str, str]):
-    message = next(iter(errors.values())) if len(errors) == 1 else "请修改标出的项目。"
+    message = next(iter(errors.values())) if len(errors) == 1 else _("请修改标出的项目。")
     raise ValidationError(message, errors)
 
 
@@ -79,7 +80,7 @@ def _user_snapshot(user: User) -> dict:
 
 
 def _duplicate_username(username: str) -> ValidationError:
-    message = f"用户名「{username}」已被使用，请换一个。"
+    message = _("用户名「%(username)s」已被使用，请换一个。", username=username)
     return ValidationError(message, {"username": message})
 
 
@@ -89,38 +90,38 @@ def _check_user(actor: User, data: dict, user: User | None) -> dict:
     editing_self = user is not None and user.id == actor.id
     clean = {k: _text(data.get(k)) for k in ("name", "title", "phone", "email")}
     if not clean["name"]:
-        errors["name"] = "请填写姓名。"
+        errors["name"] = _("请填写姓名。")
 
     unit = _unit(data.get("unit_id"))
     # A user may stay in a unit that was deactivated since, but nobody is moved into one.
     if unit is None or not (unit.active or (user is not None and unit.id == user.unit_id)):
-        errors["unit_id"] = "请选择在用的所属机构。"
+        errors["unit_id"] = _("请选择在用的所属机构。")
     else:
         clean["unit_id"] = unit.id
 
     roles = {Role.get(r) for r in data.get("roles") or ()}
     if None in roles:
-        errors["roles"] = "角色无效。"
+        errors["roles"] = _("角色无效。")
     elif not roles:
-        errors["roles"] = "请至少选择一个角色。"
+        errors["roles"] = _("请至少选择一个角色。")
     elif editing_self and Role.ADMIN not in roles:
-        errors["roles"] = "不能取消自己的系统管理员角色。"
+        errors["roles"] = _("不能取消自己的系统管理员角色。")
     clean["roles"] = roles
 
     password = data.get("password") or ""
     if (user is None or password) and len(password) < MIN_PASSWORD:
-        errors["password"] = f"密码至少 {MIN_PASSWORD} 位。"
+        errors["password"] = _("密码至少 %(n)s 位。", n=MIN_PASSWORD)
     clean["password"] = password or None
 
     if "active" in data:
         clean["active"] = bool(data["active"])
         if editing_self and not clean["active"]:
-            errors["active"] = "不能停用自己的账号。"
+            errors["active"] = _("不能停用自己的账号。")
 
     if user is None:
         username = (data.get("username") or "").strip().lower()
         if not USERNAME.match(username):
-            errors["username"] = "用户名为 2–64 位字母、数字或 . _ -，以字母或数字开头。"
+            errors["username"] = _("用户名为 2–64 位字母、数字或 . _ -，以字母或数字开头。")
         elif db.session.execute(sa.select(User.id).where(
                 sa.func.lower(User.username) == username)).first():
             errors["username"] = _duplicate_username(username).message
@@ -176,7 +177,7 @@ def _set_active(user: User, active: bool) -> None:
 def deactivate_user(actor: User, user: User) -> User:
     _require_admin(actor)
     if user.id == actor.id:
-        raise ValidationError("不能停用自己的账号。", {"active": "不能停用自己的账号。"})
+        raise ValidationError(_("不能停用自己的账号。"), {"active": _("不能停用自己的账号。")})
     if not user.active:
         return user
     _set_active(user, False)
@@ -189,8 +190,8 @@ def reactivate_user(actor: User, user: User) -> User:
     if user.active:
         return user
     if not user.unit.active:
-        raise ValidationError(f"所属机构「{user.unit.name}」已停用，请先把该用户调到在用的机构。",
-                              {"unit_id": "所属机构已停用。"})
+        raise ValidationError(_("所属机构「%(unit)s」已停用，请先把该用户调到在用的机构。", unit=user.unit.name),
+                              {"unit_id": _("所属机构已停用。")})
     _set_active(user, True)
     _save("user_reactivated", actor, user, {"active": False}, {"active": True})
     return user
@@ -204,7 +205,7 @@ def _unit_snapshot(unit: OrgUnit) -> dict:
 
 
 def _duplicate_code(code: str) -> ValidationError:
-    message = f"编码「{code}」已被其他机构使用。"
+    message = _("编码「%(code)s」已被其他机构使用。", code=code)
     return ValidationError(message, {"code": message})
 
 
@@ -212,11 +213,11 @@ def _check_unit(data: dict, unit: OrgUnit | None) -> dict:
     errors: dict[str, str] = {}
     name = _text(data.get("name"))
     if not name:
-        errors["name"] = "请填写机构名称。"
+        errors["name"] = _("请填写机构名称。")
 
     code = (data.get("code") or "").strip().upper()
     if not UNIT_CODE.match(code):
-        errors["code"] = "编码为 1–32 位字母、数字、- 或 _。"
+        errors["code"] = _("编码为 1–32 位字母、数字、- 或 _。")
     else:
         taken = db.session.execute(sa.select(OrgUnit.id).where(
             sa.func.upper(OrgUnit.code) == code, OrgUnit.id != (unit.id if unit else -1))).first()
@@ -226,22 +227,22 @@ def _check_unit(data: dict, unit: OrgUnit | None) -> dict:
     kind = UnitKind.get(data.get("kind"))
     parent = _unit(data.get("parent_id"))
     if kind is None:
-        errors["kind"] = "请选择机构类型。"
+        errors["kind"] = _("请选择机构类型。")
     elif data.get("parent_id") and parent is None:
-        errors["parent_id"] = "上级机构不存在。"
+        errors["parent_id"] = _("上级机构不存在。")
     elif kind == UnitKind.COMPANY:
         if parent is not None:
-            errors["parent_id"] = "公司是组织机构的根，没有上级机构。"
+            errors["parent_id"] = _("公司是组织机构的根，没有上级机构。")
         other = db.session.execute(sa.select(OrgUnit).where(
             OrgUnit.kind == UnitKind.COMPANY, OrgUnit.id != (unit.id if unit else -1))).scalars().first()
         if other is not None:
-            errors["kind"] = f"已有公司根机构「{other.name}」，只能有一个。"
+            errors["kind"] = _("已有公司根机构「%(name)s」，只能有一个。", name=other.name)
     elif parent is None:
-        errors["parent_id"] = "请选择上级机构。"
+        errors["parent_id"] = _("请选择上级机构。")
     elif unit is not None and parent.id in unit.subtree_ids():
-        errors["parent_id"] = "不能把机构移到它自己或它的下级机构之下。"
+        errors["parent_id"] = _("不能把机构移到它自己或它的下级机构之下。")
     elif not parent.active and (unit is None or parent.id != unit.parent_id):
-        errors["parent_id"] = f"上级机构「{parent.name}」已停用。"
+        errors["parent_id"] = _("上级机构「%(name)s」已停用。", name=parent.name)
 
     if errors:
         _fail(errors)
@@ -273,7 +274,9 @@ def update_unit(actor: User, unit: OrgUnit, data: dict) -> OrgUnit:
 
 def _names(rows, limit: int = 3) -> str:
     names = [r.name for r in rows[:limit]]
-    return "、".join(names) + ("等" if len(rows) > limit else "")
+    # TRANSLATORS: "、" separates the items of a list of names.
+    joined = _("、").join(names)
+    return _("%(names)s等", names=joined) if len(rows) > limit else joined
 
 
 def deactivate_unit(actor: User, unit: OrgUnit) -> OrgUnit:
@@ -284,7 +287,7 @@ def deactivate_unit(actor: User, unit: OrgUnit) -> OrgUnit:
     if not unit.active:
         return unit
     if unit.parent_id is None:
-        raise ValidationError("公司根机构不能停用。")
+        raise ValidationError(_("公司根机构不能停用。"))
     users = db.session.execute(sa.select(User).where(User.unit_id == unit.id, User.active)
                                .order_by(User.username)).unique().scalars().all()
     children = db.session.execute(sa.select(OrgUnit).where(OrgUnit.parent_id == unit.id, OrgUnit.active)
@@ -293,13 +296,16 @@ def deactivate_unit(actor: User, unit: OrgUnit) -> OrgUnit:
         Case.step_unit_id == unit.id, Case.state.in_(OPEN_STATES))).scalar_one()
     reasons = []
     if users:
-        reasons.append(f"还有 {len(users)} 名在用用户（{_names(users)}），请先把他们调到其他机构或停用")
+        reasons.append(_("还有 %(n)s 名在用用户（%(names)s），请先把他们调到其他机构或停用",
+                         n=len(users), names=_names(users)))
     if children:
-        reasons.append(f"还有 {len(children)} 个在用下级机构（{_names(children)}），请先停用或移走")
+        reasons.append(_("还有 %(n)s 个在用下级机构（%(names)s），请先停用或移走",
+                         n=len(children), names=_names(children)))
     if open_cases:
-        reasons.append(f"还有 {open_cases} 件未结投诉等待该机构处理，请先改派")
+        reasons.append(_("还有 %(n)s 件未结投诉等待该机构处理，请先改派", n=open_cases))
     if reasons:
-        raise ValidationError(f"「{unit.name}」不能停用：" + "；".join(reasons) + "。")
+        # TRANSLATORS: "；" separates the reasons of one sentence.
+        raise ValidationError(_("「%(name)s」不能停用：%(reasons)s。", name=unit.name, reasons=_("；").join(reasons)))
     unit.active = False
     _save("unit_deactivated", actor, unit, {"active": True}, {"active": False})
     return unit
@@ -310,7 +316,7 @@ def reactivate_unit(actor: User, unit: OrgUnit) -> OrgUnit:
     if unit.active:
         return unit
     if unit.parent is not None and not unit.parent.active:
-        raise ValidationError(f"上级机构「{unit.parent.name}」已停用，请先启用上级机构。")
+        raise ValidationError(_("上级机构「%(name)s」已停用，请先启用上级机构。", name=unit.parent.name))
     unit.active = True
     _save("unit_reactivated", actor, unit, {"active": False}, {"active": True})
     return unit

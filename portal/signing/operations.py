@@ -1,6 +1,8 @@
 """Signing: re-authenticate the signer, hash and freeze the signed content, audit it."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from portal.clock import utcnow
 from portal.enums import Role, SignatureMeaning
 from portal.errors import ValidationError
@@ -15,8 +17,8 @@ def sign(actor, password: str, *, meaning: SignatureMeaning, role: Role, object_
          comment: str | None = None) -> Signature:
     """Add a signature to the current transaction; a wrong password signs nothing."""
     if not actor.check_password(password or ""):
-        raise ValidationError("签名密码不正确，请重新输入您的登录密码。",
-                              {"password": "密码不正确"})
+        raise ValidationError(_("签名密码不正确，请重新输入您的登录密码。"),
+                              {"password": _("密码不正确")})
     frozen = jsonable(content)
     signature = Signature(
         object_type=object_type, object_id=object_id, case_id=case_id, signer_id=actor.id,

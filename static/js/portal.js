@@ -2,6 +2,12 @@
 (function () {
   "use strict";
 
+  // The words, in the page's language, come from base.html: "{n}天", "剩余 {time}" …
+  var T = window.PORTAL_I18N;
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (all, name) { return name in values ? values[name] : all; });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     if (window.htmx) {
       // Validation errors (400), conflicts (409) and refusals (403) carry a page fragment
@@ -30,10 +36,10 @@
 
   // Server errors that htmx does not swap: tell the user instead of doing nothing.
   document.addEventListener("htmx:responseError", function (evt) {
-    alert("提交失败（" + evt.detail.xhr.status + "），请稍后重试。您填写的内容仍在页面上。");
+    alert(fill(T.submitFailed, { status: evt.detail.xhr.status }));
   });
   document.addEventListener("htmx:sendError", function () {
-    alert("网络连接失败，请检查网络后重试。您填写的内容仍在页面上。");
+    alert(T.networkFailed);
   });
 
   // Local previews of the photos chosen, before they are sent.
@@ -87,8 +93,11 @@
       if (isNaN(due)) return;
       var left = Math.round((due - now) / 60000);
       var abs = Math.abs(left), d = Math.floor(abs / 1440), h = Math.floor((abs % 1440) / 60), m = abs % 60;
-      var text = (d ? d + "天" : "") + (h ? h + "小时" : "") + (d ? "" : m + "分");
-      el.textContent = left < 0 ? "已超时 " + text : "剩余 " + text;
+      var parts = [];
+      if (d) parts.push(fill(T.days, { n: d }));
+      if (h) parts.push(fill(T.hours, { n: h }));
+      if (!d) parts.push(fill(T.minutes, { n: m }));
+      el.textContent = fill(left < 0 ? T.overdue : T.left, { time: parts.join(T.sep) });
       el.classList.toggle("overdue", left < 0);
       el.classList.toggle("due-soon", left >= 0 && left < 60);
     });
