@@ -7,7 +7,7 @@ from wtforms import (BooleanField, DateField, DecimalField, HiddenField, Integer
                      MultipleFileField, PasswordField, RadioField, SelectField, StringField,
                      TextAreaField)
 from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional,
-                                Regexp)
+                                Regexp, StopValidation)
 
 from forms import BaseForm
 from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility, SettlementForm,
@@ -16,6 +16,12 @@ from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility, Se
 PHONE = Regexp(r"^\+?[0-9][0-9 \-]{4,19}$", message=_l("请输入正确的电话号码（数字，可含 - 和空格）"))
 BATCH = Regexp(r"^[A-Za-z0-9\-_/.]{1,40}$", message=_l("批号只能包含字母、数字和 - _ / . 符号"))
 REQUIRED = _l("此项为必填项")
+
+
+def finite_number(form, field) -> None:
+    """Decimal() accepts "NaN" and "Infinity"; an amount must be a real number."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation(_l("请输入有效的数字"))
 
 
 def _choices(enum_cls):
@@ -66,8 +72,12 @@ class IntakeForm(BaseForm):
         return d
 
 
+STALE_PAGE = _l("页面已过期，请刷新后重试")
+
+
 class StepForm(BaseForm):
-    version = HiddenField(validators=[DataRequired()])
+    # The record's version when the page was drawn: a stale one is a conflict, not an error.
+    version = HiddenField(_l("页面版本"), validators=[DataRequired(STALE_PAGE), Regexp(r"^\d{1,9}$", message=STALE_PAGE)])
 
 
 class VerifyForm(StepForm):
@@ -113,8 +123,8 @@ class ProposeForm(StepForm):
                                 validators=[DataRequired(_l("请选择处理方式"))])
     solution_text = TextAreaField(_l("处理方案"), validators=[DataRequired(REQUIRED), Length(max=4000)])
     product_qty = IntegerField(_l("赔偿产品数量（件）"), validators=[Optional(), NumberRange(0, 100_000, _l("数量须在 0 到 100000 之间"))])
-    multiple = DecimalField(_l("赔偿倍数 1:N"), places=2, validators=[Optional(), NumberRange(0, 100, _l("倍数须在 0 到 100 之间"))])
-    cash = DecimalField(_l("现金补偿（元）"), places=2, validators=[Optional(), NumberRange(0, 10_000_000, _l("金额须在 0 到 10000000 之间"))])
+    multiple = DecimalField(_l("赔偿倍数 1:N"), places=2, validators=[Optional(), finite_number, NumberRange(0, 100, _l("倍数须在 0 到 100 之间"))])
+    cash = DecimalField(_l("现金补偿（元）"), places=2, validators=[Optional(), finite_number, NumberRange(0, 10_000_000, _l("金额须在 0 到 10000000 之间"))])
 
 
 class DecisionForm(StepForm):

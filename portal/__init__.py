@@ -22,6 +22,11 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
     _engine_options(app)
+    if app.config.get("PROXY_COUNT"):
+        # Behind nginx: trust its X-Forwarded-* so throttling and the audit see the real address.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from portal.extensions import babel, csrf, db, htmx, login, migrate
     db.init_app(app)

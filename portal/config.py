@@ -57,6 +57,8 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the session lifetime already bounds the token
     WTF_I18N_ENABLED = False  # use WTForms' own Chinese messages (forms/__init__.py)
 
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))  # reverse proxies in front of gunicorn
+
     # Login throttling: after this many failures the account and the address wait.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15

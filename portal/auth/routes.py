@@ -1,4 +1,6 @@
 """Login, logout and password change pages."""
+from urllib.parse import urlsplit
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -13,7 +15,10 @@ from portal.signing import audit
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this site: no scheme, no host, nothing a browser would read as one."""
+    if (target and target.isprintable() and target.startswith("/")
+            and not target.startswith(("//", "/\\")) and not urlsplit(target).netloc
+            and not urlsplit(target).scheme):
         return target
     return url_for("web.home")
 

@@ -34,7 +34,7 @@ def _hash(prev_hash: str, e: AuditEvent) -> str:
 def client_ip() -> str | None:
     if not has_request_context():
         return None
-    return request.headers.get("X-Real-IP") or request.remote_addr
+    return request.remote_addr  # ProxyFix (PROXY_COUNT) makes this the client's address
 
 
 def record(action: str, *, actor=None, object_type: str, object_id: int | None,
