@@ -63,7 +63,8 @@ def signoff_context(case: Case) -> dict:
             "closed_at": fmt(case.closed_at), "escalation_level": str(case.escalation_level),
         },
         "photos": [{"path": str(evidence.thumb_path(a.token)), "caption": a.original_name}
-                   for a in case.photos if evidence.thumb_path(a.token).exists()][:8],
+                   for a in case.photos[:8]
+                   if evidence.ensure_renditions(a.token, a.stored_name) or evidence.thumb_path(a.token).exists()],
         "timeline": [{"at": fmt(e.at), "actor": e.actor_name or "系统",
                       "action": ACTION_LABELS.get(e.action, e.action), "note": e.note or ""}
                      for e in case_events(case.id)],

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
@@ -71,27 +72,41 @@ def clean_name(name: str | None) -> str:
 def _read_bounded(file, limit: int, name: str) -> bytes:
     data = file.read(limit + 1)
     if len(data) > limit:
-        raise ValidationError(f"文件「{name}」超过单个文件 {limit // (1024 * 1024)} MB 的上限。")
+        raise ValidationError(_("文件「%(name)s」超过单个文件 %(mb)s MB 的上限。", name=name, mb=limit // (1024 * 1024)))
     if not data:
-        raise ValidationError(f"文件「{name}」是空的。")
+        raise ValidationError(_("文件「%(name)s」是空的。", name=name))
     return data
 
 
-def _save_renditions(img: Image.Image, token: str) -> None:
-    """Thumbnail and preview, upright (EXIF orientation applied), metadata (GPS) dropped."""
+def ensure_renditions(token: str, stored_name: str) -> bool:
+    """Make the thumbnail and preview of a stored photo if they are missing (idempotent).
+
+    Upright (EXIF orientation applied) and without the original's metadata, GPS included.
+    Run by a worker after intake; the file routes call it too, so a gallery never waits
+    for a worker that is down.
+    """
+    thumb, preview = thumb_path(token), preview_path(token)
+    if thumb.exists() and preview.exists():
+        return False
+    img = Image.open(original_path(stored_name))
+    if img.format == "JPEG":
+        img.draft("RGB", (PREVIEW_PX, PREVIEW_PX))  # decode at reduced scale: fast
     img = ImageOps.exif_transpose(img)
     if img.mode not in ("RGB", "L"):
         background = Image.new("RGB", img.size, "white")
         rgba = img.convert("RGBA")
         background.paste(rgba, mask=rgba.getchannel("A"))
         img = background
-    for path, px in ((preview_path(token), PREVIEW_PX), (thumb_path(token), THUMB_PX)):
+    for path, px in ((preview, PREVIEW_PX), (thumb, THUMB_PX)):
         path.parent.mkdir(parents=True, exist_ok=True)
         copy = img.copy()
         copy.thumbnail((px, px))
-        # Saved without exif=…: nothing of the original metadata (GPS included) is carried over.
-        copy.save(path, "JPEG", quality=82, optimize=False)
+        tmp = path.with_suffix(f".{secrets.token_hex(4)}.part")
+        # Saved without exif=…: nothing of the original metadata is carried over.
+        copy.save(tmp, "JPEG", quality=82)
+        os.replace(tmp, path)  # two makers racing both write whole files
         img = copy  # the smaller size is made from the larger one
+    return True
 
 
 def store_upload(file) -> StoredFile:
@@ -103,25 +118,26 @@ def store_upload(file) -> StoredFile:
     width = height = None
     if data.startswith(b"%PDF-"):
         if b"%%EOF" not in data[-2048:]:
-            raise ValidationError(f"文件「{name}」不是完整的 PDF 文档。")
+            raise ValidationError(_("文件「%(name)s」不是完整的 PDF 文档。", name=name))
         content_type, ext = "application/pdf", "pdf"
     else:
         try:
             img = Image.open(io.BytesIO(data))
             fmt = img.format
             if fmt not in PHOTO_FORMATS:
-                raise ValidationError(f"文件「{name}」的格式不受支持：只接受 JPEG、PNG、WebP、HEIC 照片或 PDF 文档。")
+                raise ValidationError(_("文件「%(name)s」的格式不受支持：只接受 JPEG、PNG、WebP、HEIC 照片或 PDF 文档。", name=name))
             width, height = img.size
             if fmt == "JPEG":
-                img.draft("RGB", (PREVIEW_PX, PREVIEW_PX))  # decode at reduced scale: fast
+                # Decoding at 1/8 scale still reads every byte of the image data, so a
+                # truncated or corrupt photo fails here at a fraction of the full cost.
+                img.draft("RGB", (THUMB_PX, THUMB_PX))
             ImageFile.LOAD_TRUNCATED_IMAGES = False  # a library may have turned it on (WeasyPrint does)
-            img.load()  # a truncated or corrupt image fails here
+            img.load()
         except ValidationError:
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-            raise ValidationError(f"文件「{name}」不是可识别的照片或 PDF（文件内容与格式不符或已损坏）。")
+            raise ValidationError(_("文件「%(name)s」不是可识别的照片或 PDF（文件内容与格式不符或已损坏）。", name=name))
         content_type, ext = PHOTO_FORMATS[fmt]
-        _save_renditions(img, token)
     now = utcnow()
     stored_name = f"{now:%Y/%m}/{token}.{ext}"
     path = original_path(stored_name)
@@ -172,10 +188,10 @@ def collect(files, tokens, user_id: int, *, existing_bytes: int = 0, existing_co
             errors.append(exc.message)
     total = existing_bytes + sum(f.size for f in kept)
     if total > cfg["MAX_CASE_BYTES"]:
-        errors.append(f"附件总大小超过每个投诉 {cfg['MAX_CASE_BYTES'] // (1024 * 1024)} MB 的上限，请删减后再提交。")
+        errors.append(_("附件总大小超过每个投诉 %(mb)s MB 的上限，请删减后再提交。", mb=cfg["MAX_CASE_BYTES"] // (1024 * 1024)))
     if existing_count + len(kept) > cfg["MAX_FILES_PER_CASE"]:
-        errors.append(f"附件数量超过每个投诉 {cfg['MAX_FILES_PER_CASE']} 个的上限。")
-    return kept, ("；".join(errors) or None)
+        errors.append(_("附件数量超过每个投诉 %(n)s 个的上限。", n=cfg["MAX_FILES_PER_CASE"]))
+    return kept, (_("；").join(errors) or None)
 
 
 def purge_orphans(max_age_hours: int = 48) -> int:

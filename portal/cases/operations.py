@@ -187,6 +187,11 @@ def _after_commit_job(name: str, *args) -> None:
         current_app.logger.warning("could not enqueue %s%s: %s", name, args, exc)
 
 
+def _renditions_for(case: Case, files) -> None:
+    if any(f.content_type.startswith("image/") for f in files):
+        _after_commit_job("jobs.evidence.make_renditions", case.id)
+
+
 def _require(values: dict[str, object], labels: dict[str, str]) -> None:
     missing = {k: _("请填写%(field)s", field=labels[k]) for k in labels if values.get(k) in (None, "", [])}
     if missing:
@@ -245,9 +250,11 @@ def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: 
     db.session.add(case)
     db.session.flush()
     files_meta = _attach(case, files, actor, "evidence")
-    return _commit(case, "registered", actor, {},
-                   {"number": case.number, "channel": channel, **{k: values[k] for k in values if values[k]},
-                    "files": files_meta})
+    _commit(case, "registered", actor, {},
+            {"number": case.number, "channel": channel, **{k: values[k] for k in values if values[k]},
+             "files": files_meta})
+    _renditions_for(case, files)
+    return case
 
 
 # ---------------------------------------------------------------- desk: verify, ask, dispatch
@@ -296,7 +303,9 @@ def supply_info(case: Case, actor: User, version: int, *, reply: str,
     changes = {"state": State.NEW, "info_reply": reply, **_enter(case, Step.VERIFY)}
     before, after = _apply(case, changes)
     after["files"] = _attach(case, list(files), actor, "evidence")
-    return _commit(case, "info_supplied", actor, before, after, note=reply)
+    _commit(case, "info_supplied", actor, before, after, note=reply)
+    _renditions_for(case, files)
+    return case
 
 
 def trace_batch(case: Case, actor: User, version: int) -> Case:
@@ -413,7 +422,9 @@ def record_implementation(case: Case, actor: User, version: int, *, text: str,
                **_enter(case, Step.CALLBACK, unit_id=case.branch_id)}
     before, after = _apply(case, changes)
     after["files"] = _attach(case, list(files), actor, "implementation")
-    return _commit(case, "implemented", actor, before, after, note=text)
+    _commit(case, "implemented", actor, before, after, note=text)
+    _renditions_for(case, files)
+    return case
 
 
 def record_callback(case: Case, actor: User, version: int, *, reached: bool,

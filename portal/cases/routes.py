@@ -77,8 +77,9 @@ def new():
 def staged_thumb(token: str):
     """Thumbnail of a file staged in a form that has not been submitted yet (uploader only)."""
     f = evidence.read_token(token, current_user.id)
-    if f is None or not evidence.thumb_path(f.token).exists():
+    if f is None or not f.content_type.startswith("image/"):
         abort(404)
+    evidence.ensure_renditions(f.token, f.stored_name)
     return send_file(evidence.thumb_path(f.token), mimetype="image/jpeg", max_age=3600)
 
 
@@ -154,6 +155,7 @@ def file(number: str, attachment_id: int, variant: str):
                          conditional=True, max_age=86400)
     if not att.is_photo:
         abort(404)
+    evidence.ensure_renditions(att.token, att.stored_name)  # normally the worker has made them
     path = evidence.preview_path(att.token) if variant == "preview" else evidence.thumb_path(att.token)
     return send_file(path, mimetype="image/jpeg", conditional=True, max_age=86400)
 
