@@ -49,8 +49,10 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
         app.register_blueprint(bp)
 
     from portal import htmx as htmx_helpers, templating, cli
+    from portal.cases import present
     htmx_helpers.init_app(app)
     templating.init_app(app)
+    present.init_app(app)
     cli.init_app(app)
     return app
 

@@ -4,10 +4,6 @@ Labels are Chinese msgids (the UI is Chinese first); the English catalog transla
 """
 from enum import Enum
 
-from flask_babel import get_locale, gettext
-
-_label_cache: dict[tuple[str, str], str] = {}
-
 
 class LabeledEnum(str, Enum):
     """A str enum whose members carry a display label: `Klass.MAJOR.label`."""
@@ -20,11 +16,8 @@ class LabeledEnum(str, Enum):
 
     @property
     def label(self) -> str:
-        # Lists show the same few labels hundreds of times; gettext once per locale.
-        key = (str(get_locale() or "zh_CN"), self._zh)  # by label: str enums of equal value compare equal
-        if key not in _label_cache:
-            _label_cache[key] = gettext(self._zh)
-        return _label_cache[key]
+        from portal.i18n import text  # cached per language: lists show these hundreds of times
+        return text(self._zh)
 
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:

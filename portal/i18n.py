@@ -1,5 +1,6 @@
 """Locale choice: the user's setting, else a cookie, else Chinese."""
 from flask import has_request_context, request
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 
 
@@ -12,3 +13,26 @@ def select_locale() -> str:
     if getattr(current_user, "is_authenticated", False) and current_user.locale in ("zh_CN", "en"):
         return current_user.locale
     return "zh_CN"
+
+
+_fixed: dict[tuple[str, str], str] = {}
+
+
+def locale_code() -> str:
+    """"zh_CN" or "en", as Flask-Babel sees it now (force_locale included)."""
+    if not has_request_context():
+        return "zh_CN"
+    loc = get_locale()
+    return "en" if loc is not None and loc.language == "en" else "zh_CN"
+
+
+def text(msgid: str, code: str | None = None) -> str:
+    """gettext of a fixed string, looked up once per language for the life of the process.
+
+    Lists show the same labels hundreds of times per page; gettext each time cost more
+    than the database query. Templates pass the `locale` they were rendered with.
+    """
+    key = (code or locale_code(), msgid)
+    if key not in _fixed:
+        _fixed[key] = gettext(msgid)
+    return _fixed[key]

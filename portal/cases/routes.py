@@ -32,8 +32,10 @@ def get_case(number: str, *, for_update: bool = False) -> Case:
 def index():
     f = CaseFilters.from_args(request.args)
     rows, has_next = list_cases(current_user, f, current_app.config["PAGE_SIZE"])
+    # The filter form's choices are only drawn on the full page.
+    choices = {} if is_htmx() else panels.list_choices()
     return page_or_partial("cases/list.html", "cases/_results.html", rows=rows, has_next=has_next,
-                           f=f, sort_labels=SORT_LABELS, **panels.list_choices())
+                           f=f, sort_labels=SORT_LABELS, **choices)
 
 
 def _branches():
