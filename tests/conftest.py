@@ -127,6 +127,8 @@ def app(_app):
     from portal.extensions import db
     from portal.seed import seed_demo
     from portal.org.tree import unit_tree  # noqa: F401
+    from portal.cases.panels import _choices_cache
+    _choices_cache.clear()  # cached filter options would name the last test's units
     with _app.app_context():
         _wipe(db)
         seed_demo()

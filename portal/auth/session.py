@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
@@ -17,7 +18,9 @@ def load_user(ident: str):
         user_id, epoch = (int(x) for x in ident.split(":"))
     except ValueError:
         return None
-    user = db.session.execute(sa.select(User).where(User.id == user_id)).unique().scalar_one_or_none()
+    # One round trip per request: the unit and the roles come with the user.
+    user = db.session.execute(sa.select(User).options(joinedload(User.role_rows))
+                              .where(User.id == user_id)).unique().scalar_one_or_none()
     # A password change bumps the epoch, which ends every other session of the user.
     if user is None or user.session_epoch != epoch or not user.active:
         return None

@@ -1,6 +1,7 @@
 """The step panels of the case page: which form each step uses and how it calls its operation."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -155,11 +156,24 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
     }
 
 
+_choices_cache: dict[str, tuple[float, dict]] = {}
+CHOICES_TTL_SECONDS = 60
+
+
 def list_choices() -> dict:
+    """Options of the list's filter form. Kept a minute per language: categories and
+    branches change rarely, and a filter list a minute old is harmless."""
+    from portal.i18n import locale_code
+    code = locale_code()
+    cached = _choices_cache.get(code)
+    if cached and time.monotonic() - cached[0] < CHOICES_TTL_SECONDS:
+        return cached[1]
     from portal.cases.states import State as S
-    return {
+    choices = {
         "state_choices": [("", _("全部状态")), ("open", _("未结案"))] + S.choices(),
         "klass_choices": [("", _("全部类别"))] + Klass.choices(),
         "category_choices": [("", _("全部原因"))] + [c for c in category_choices()[1:] if " / " not in c[1]],
-        "branch_choices": [("", _("全部分公司"))] + [(str(u.id), u.name) for u, _ in unit_tree().ordered(kind=UnitKind.BRANCH)],
+        "branch_choices": [("", _("全部分公司"))] + [(str(u.id), u.name) for u, _d in unit_tree().ordered(kind=UnitKind.BRANCH)],
     }
+    _choices_cache[code] = (time.monotonic(), choices)
+    return choices
