@@ -39,6 +39,8 @@ def login():
                 sa.select(User).where(sa.func.lower(User.username) == form.username.data.strip().lower())).unique().scalar_one_or_none()
             if user and user.active and user.check_password(form.password.data):
                 throttle.clear(user.username)
+                if user.upgrade_password_hash(form.password.data):
+                    db.session.commit()
                 login_user(user)
                 from flask import session
                 session.permanent = True

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask_babel import gettext
 from flask_login import UserMixin
 from sqlalchemy.orm import relationship
-from werkzeug.security import check_password_hash, generate_password_hash
+from portal.org.passwords import hash_password, needs_rehash, verify_password
 
 from portal.enums import Role, UnitKind
 from portal.extensions import db
@@ -91,13 +91,19 @@ class User(UserMixin, db.Model):
 
     # Passwords
     def set_password(self, password: str) -> None:
-        from flask import current_app
-        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
-        self.password_hash = generate_password_hash(password, method=method)
+        """A new password; ends the user's other sessions."""
+        self.password_hash = hash_password(password, _hash_method())
         self.session_epoch = (self.session_epoch or 0) + 1
 
     def check_password(self, password: str) -> bool:
-        return bool(password) and check_password_hash(self.password_hash, password)
+        return verify_password(self.password_hash, password)
+
+    def upgrade_password_hash(self, password: str) -> bool:
+        """After a successful login: re-hash an older format (sessions stay valid)."""
+        if needs_rehash(self.password_hash, _hash_method()):
+            self.password_hash = hash_password(password, _hash_method())
+            return True
+        return False
 
     # Roles
     @property
@@ -133,6 +139,11 @@ class User(UserMixin, db.Model):
                 return unit.id
             unit = unit.parent
         return None
+
+
+def _hash_method() -> str:
+    from flask import current_app
+    return current_app.config.get("PASSWORD_HASH_METHOD", "argon2id")
 
 
 class LoginThrottle(db.Model):
