@@ -90,7 +90,12 @@ def ensure_renditions(token: str, stored_name: str) -> bool:
         return False
     img = Image.open(original_path(stored_name))
     if img.format == "JPEG":
-        img.draft("RGB", (PREVIEW_PX, PREVIEW_PX))  # decode at reduced scale: fast
+        # Decode at 1/2, 1/4 or 1/8 scale. draft() shrinks only while *both* sides stay at
+        # least the box, so the box needs the photo's proportions: with a square box a 4:3
+        # phone photo (4000×3000 → 3000 < 2×1600) is decoded at full size.
+        w, h = img.size
+        scale = PREVIEW_PX / max(w, h)
+        img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
     img = ImageOps.exif_transpose(img)
     if img.mode not in ("RGB", "L"):
         background = Image.new("RGB", img.size, "white")
