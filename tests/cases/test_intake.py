@@ -217,3 +217,20 @@ def test_long_chinese_file_name_is_kept_and_bounded(app, as_user):
     assert post_intake(rep, files=[(name, jpeg_bytes())]).status_code == 303
     stored = db.session.execute(sa.select(Attachment)).scalar_one()
     assert stored.original_name.endswith("附件测试.jpg") and len(stored.original_name) <= 120
+
+
+def test_list_search_finds_by_number_phone_batch_and_name(app, as_user):
+    from tests.conftest import make_case
+    first = make_case(customer_name="赵春梅", customer_phone="13711112222", batch_no="2026091010101")
+    make_case(customer_name="钱多多", customer_phone="13833334444")
+    desk = as_user("desk")
+
+    def found(q):
+        html = desk.get("/cases/", query_string={"q": q}, headers={"HX-Request": "true"}).get_data(as_text=True)
+        return sorted(set(re.findall(r"KS\d{4}-\d{6}", html)))
+
+    assert found(first.number) == [first.number]
+    assert found("13711112222") == [first.number]
+    assert found("2026091010101") == [first.number]
+    assert found("春梅") == [first.number]
+    assert len(found("水饺")) == 2
