@@ -95,17 +95,17 @@ def test_rep_on_phone_submits_case_with_two_photos(login_as, live_server, tmp_pa
     page.set_input_files("#photos", [str(p) for p in photos])
     expect(page.locator("#photo-previews figure")).to_have_count(2)
 
-    # Watch the upload progress bar the app shows (read after the app's own handler ran).
+    # Watch the upload progress bar the app shows. The app's own listener was registered
+    # first (portal.js), so reading the bar synchronously here sees what it just drew; each
+    # reading is saved at once, because the redirect may come before any later task runs.
     page.evaluate("""() => {
-      window.__progress = [];
-      document.addEventListener('htmx:xhr:progress', (e) => setTimeout(() => {
+      const seen = [];
+      document.addEventListener('htmx:xhr:progress', () => {
         const bar = document.querySelector('#intake progress');
         const label = document.querySelector('#intake [data-progress-label]');
-        if (bar) window.__progress.push({hidden: bar.hidden, value: bar.value, max: bar.max,
-                                          label: label ? label.textContent : ''});
-      }, 0));
-      document.addEventListener('htmx:beforeOnLoad', () => {
-        sessionStorage.setItem('progress', JSON.stringify(window.__progress));
+        if (bar) seen.push({hidden: bar.hidden, value: bar.value, max: bar.max,
+                            label: label ? label.textContent : ''});
+        sessionStorage.setItem('progress', JSON.stringify(seen));
       });
     }""")
     page.get_by_role("button", name="提交投诉").tap()
