@@ -182,7 +182,4 @@ def dispatch_people(number: str):
     case = get_case(number)
     form = panels.STEP_FORMS["dispatch"].form_class(prefix="dispatch", formdata=request.args)
     panels.prepare_form("dispatch", form, case)
-    from flask import render_template_string
-    return render_template_string(
-        '{% from "macros/forms.html" import field %}<div id="dispatch-people">{{ field(form.user_id) }}</div>',
-        form=form)
+    return render_template("cases/panels/_dispatch_people.html", form=form)
