@@ -5,8 +5,9 @@ from rq import cron
 
 from jobs.sweep import sweep
 
-# Every minute: reminders and escalations are due to the minute. A sweep still queued when
-# the next one is due is dropped (ttl), so a stopped worker does not come back to a backlog.
+# Every minute: outbox messages whose delivery job was lost (Redis down, worker killed) or
+# whose retry is due go out. A sweep still queued when the next one is due is dropped (ttl),
+# so a stopped worker does not come back to a backlog.
 cron.register(sweep, queue_name="notify", cron="* * * * *", ttl=60)
 
 from jobs.cleanup import purge_staged_uploads  # noqa: E402

@@ -1,4 +1,4 @@
-"""Render the signed paper trail (sign-off sheets, 纠正预防单, summaries) from pdf_templates/ to PDF.
+"""Render the signed paper trail (today the case sign-off sheet) from pdf_templates/<document>/ to PDF.
 Nothing is loaded from the network: only files under pdf_templates/ and the roots the caller names.
 """
 

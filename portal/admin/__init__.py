@@ -1,4 +1,4 @@
-"""Administration: users, organisation units (and later rules, time limits, catalogue)."""
+"""Administration: users and organisation units."""
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -1,1 +1,3 @@
-"""Notifications: the outbox, email over SMTP, SMS providers, in-app messages."""
+"""Notifications: the outbox and its delivery by email over SMTP or an SMS provider.
+
+Steps notify by email only; the outbox also accepts SMS and in-app rows, which no step writes yet."""
