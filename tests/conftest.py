@@ -233,3 +233,156 @@ def png_bytes(size=(300, 200)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, (20, 120, 200)).save(buf, "PNG")
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- workflow: a case at any stage
+
+PASSWORD = "demo1234"  # every demo user's
+
+
+def category(code: str):
+    from portal.cases.models import Category
+    from portal.extensions import db
+    return db.session.execute(sa.select(Category).where(Category.code == code)).scalar_one()
+
+
+def unit(code: str):
+    from portal.extensions import db
+    from portal.org.models import OrgUnit
+    return db.session.execute(sa.select(OrgUnit).where(OrgUnit.code == code)).scalar_one()
+
+
+def to_investigating(case, klass=None, cat="quality.taste"):
+    """Verify (a general complaint unless `klass`), dispatch to 生产一部 and acknowledge."""
+    from portal.cases import operations as ops
+    from portal.enums import Kind, Klass, Validity
+    ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
+                    klass=klass or Klass.GENERAL, category_id=category(cat).id)
+    ops.dispatch_case(case, user("desk"), case.version, unit_id=unit("PROD1").id)
+    ops.acknowledge_case(case, user("handler_prod1"), case.version)
+    return case
+
+
+def propose(case, cash=None, multiple=None):
+    """生产一部's handler proposes two bags of product (plus `cash` or a `multiple`)."""
+    from portal.cases import operations as ops
+    from portal.enums import Responsibility, SettlementForm
+    return ops.propose_solution(
+        case, user("handler_prod1"), case.version, findings="当日生产记录正常", root_cause="包装工序人员未戴发帽",
+        responsibility=Responsibility.DEPARTMENT, responsibility_note="生产一部",
+        solution_form=SettlementForm.PRODUCT, solution_text="赔偿同款产品两袋",
+        product_qty=2, multiple=multiple, cash=cash)
+
+
+def _main_line():
+    """The main line of a major foreign-object complaint, one operation per stage."""
+    from portal.cases import operations as ops
+    from portal.enums import Kind, Klass, Responsibility, SettlementForm, Validity
+    return [
+        ("verified", lambda c: ops.verify_case(
+            c, user("desk"), c.version, validity=Validity.VALID, kind=Kind.COMPLAINT, klass=Klass.MAJOR,
+            category_id=category("quality.foreign_object").id)),
+        ("dispatched", lambda c: ops.dispatch_case(c, user("desk"), c.version, unit_id=unit("PROD1").id)),
+        ("acknowledged", lambda c: ops.acknowledge_case(c, user("handler_prod1"), c.version)),
+        ("proposed", lambda c: ops.propose_solution(
+            c, user("handler_prod1"), c.version, findings="当日包装工序记录缺失", root_cause="包装工人未戴发帽",
+            responsibility=Responsibility.DEPARTMENT, responsibility_note="生产一部包装车间",
+            solution_form=SettlementForm.PRODUCT, solution_text="赔偿同款产品十袋", product_qty=10)),
+        ("approved", lambda c: ops.approve_proposal(c, user("leader_prod1"), c.version, password=PASSWORD,
+                                                    comment="同意")),
+        ("implemented", lambda c: ops.record_implementation(c, user("handler_prod1"), c.version,
+                                                            text="已上门送达十袋产品")),
+        ("called_back", lambda c: ops.record_callback(c, user("rep_cd"), c.version, reached=True,
+                                                      satisfied=True, scores={"score_quality": 4},
+                                                      comment=None)),
+        ("closed", lambda c: ops.sign_off_case(c, user("leader_prod1"), c.version, password=PASSWORD)),
+    ]
+
+
+def make_case_at(stage: str):
+    """A case of rep_cd (成都) driven through the operations up to `stage` (a major complaint,
+    dispatched to 生产一部): new, info_requested, verified, dispatched, acknowledged, proposed,
+    approved, implemented, called_back or closed."""
+    from portal.cases import operations as ops
+    case = make_case()
+    if stage == "new":
+        return case
+    if stage == "info_requested":
+        return ops.request_info(case, user("desk"), case.version, question="请补拍包装上的批号")
+    for name, move in _main_line():
+        move(case)
+        if name == stage:
+            return case
+    raise ValueError(f"unknown stage {stage}")
+
+
+# The stage of the case each transition acts on (stages as in `make_case_at`).
+ACTS_ON = {"verify": "new", "request_info": "new", "settle": "new", "supply_info": "info_requested",
+           "trace_batch": "verified", "dispatch": "verified", "acknowledge": "dispatched",
+           "propose": "acknowledged", "approve": "proposed", "reject": "proposed",
+           "implement": "approved", "callback": "implemented", "sign_off": "called_back",
+           "reopen": "closed"}
+
+# A minimal valid form for each step (field names without the `<panel>-` prefix).
+FORMS = {
+    "verify": lambda: {"validity": "valid", "kind": "complaint", "klass": "major",
+                       "category_id": str(category("quality.foreign_object").id)},
+    "request_info": lambda: {"question": "请补拍包装上的批号"},
+    "settle": lambda: {"klass": "general", "category_id": str(category("quality.taste").id),
+                       "solution_form": "product", "text": "当场赔偿同款水饺两袋，顾客接受", "multiple": "2"},
+    "supply_info": lambda: {"reply": "批号为 2026090110100，照片已补"},
+    "trace_batch": lambda: {},
+    "dispatch": lambda: {"unit_id": str(unit("PROD1").id)},
+    "acknowledge": lambda: {"note": "已电话联系顾客"},
+    "propose": lambda: {"findings": "当日包装工序记录缺失", "root_cause": "包装工人未戴发帽",
+                        "responsibility": "department", "solution_form": "product",
+                        "solution_text": "赔偿同款产品十袋", "product_qty": "10"},
+    "approve": lambda: {"password": PASSWORD, "comment": "同意"},
+    "reject": lambda: {"password": PASSWORD, "comment": "补偿过高，请与顾客再协商"},
+    "implement": lambda: {"text": "已上门送达十袋产品"},
+    "callback": lambda: {"reached": "yes", "satisfied": "yes", "score_quality": "5"},
+    "sign_off": lambda: {"password": PASSWORD, "comment": "同意结案"},
+    "reopen": lambda: {"reason": "顾客再次投诉同一问题"},
+}
+# The decision panel shows approve and reject together; reject posts the approve form.
+PREFIX = {"reject": "approve"}
+
+
+def signed_in(app, username: str, password: str = PASSWORD):
+    """A logged-in client and the CSRF token of its session (one page load fewer per test)."""
+    client = app.test_client()
+    token = csrf_from(client, "/auth/login")
+    resp = client.post("/auth/login", data={"username": username, "password": password,
+                                            "csrf_token": token})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    return client, token
+
+
+def post_step(client, token: str, case_or_number, action: str, *, version=None, **fields):
+    """POST one step's form as the browser does (plain form post, not htmx)."""
+    number = getattr(case_or_number, "number", case_or_number)
+    prefix = PREFIX.get(action, action)
+    if version is None:
+        version = case_or_number.version
+    data = {"csrf_token": token, f"{prefix}-version": str(version)}
+    data.update({f"{prefix}-{k}": v for k, v in fields.items()})
+    return client.post(f"/cases/{number}/act/{action}", data=data)
+
+
+def footprint(case) -> tuple:
+    """What a refused step must leave untouched: position, version, audit events, signatures."""
+    from portal.cases.models import Case
+    from portal.extensions import db
+    from portal.signing.models import AuditEvent, Signature
+    db.session.expire_all()
+    fresh = db.session.get(Case, case.id)
+    count = lambda model: db.session.execute(  # noqa: E731
+        sa.select(sa.func.count()).select_from(model).where(model.case_id == case.id)).scalar_one()
+    return fresh.state, fresh.step, fresh.version, count(AuditEvent), count(Signature)
+
+
+def last_event(case):
+    from portal.extensions import db
+    from portal.signing.models import AuditEvent
+    return db.session.execute(sa.select(AuditEvent).where(AuditEvent.case_id == case.id)
+                              .order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()

@@ -18,8 +18,7 @@ from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from portal.signing.audit import verify_chain
 from portal.signing.models import AuditEvent, Signature
-from tests.cases.test_authz_matrix import PASSWORD, case_at, category, unit
-from tests.conftest import make_case, user
+from tests.conftest import PASSWORD, category, make_case, make_case_at, unit, user
 
 WORKER_TIMEOUT = 120
 
@@ -143,7 +142,7 @@ def test_parallel_approvals_from_several_processes_sign_once(app):
     if dialect() != "postgresql":
         pytest.skip("the many-process approval race is a PostgreSQL check (row locks and the audit "
                     "advisory lock of production's database); on SQLite the two-process races below run")
-    case = case_at("proposed")
+    case = make_case_at("proposed")
     case_id, version = case.id, case.version
     events_before = _count(AuditEvent, case_id=case_id)
     contenders = [(name, "approve", {"password": PASSWORD, "comment": f"{name} 同意"})
@@ -203,7 +202,7 @@ WON = {
 @pytest.mark.parametrize("race_name", list(EDIT_RACES))
 def test_parallel_edits_of_one_version_one_wins_nothing_lost(app, race_name):
     stage, contenders = EDIT_RACES[race_name]
-    case = case_at(stage)
+    case = make_case_at(stage)
     case_id, version = case.id, case.version
     events_before = _count(AuditEvent, case_id=case_id)
     signatures_before = _count(Signature, case_id=case_id)

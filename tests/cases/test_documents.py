@@ -6,8 +6,7 @@ import sqlalchemy as sa
 from portal.cases import operations as ops
 from portal.cases.models import Case
 from portal.extensions import db
-from tests.cases.test_operations import propose, to_investigating
-from tests.conftest import jpeg_bytes, make_case, user
+from tests.conftest import jpeg_bytes, make_case, propose, to_investigating, user
 
 
 def close(case):

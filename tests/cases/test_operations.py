@@ -5,39 +5,15 @@ import pytest
 import sqlalchemy as sa
 
 from portal.cases import operations as ops
-from portal.cases.models import Case, Category
+from portal.cases.compensation import reason_texts
+from portal.cases.models import Case
 from portal.cases.states import State, Step
 from portal.enums import Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.errors import Conflict, PermissionDenied, ValidationError
 from portal.extensions import db
-from portal.org.models import OrgUnit
 from portal.signing.audit import verify_chain
 from portal.signing.models import Signature
-from tests.conftest import make_case, user
-
-
-def category(code):
-    return db.session.execute(sa.select(Category).where(Category.code == code)).scalar_one()
-
-
-def unit(code):
-    return db.session.execute(sa.select(OrgUnit).where(OrgUnit.code == code)).scalar_one()
-
-
-def to_investigating(case, klass=Klass.GENERAL, cat="quality.taste"):
-    ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
-                    klass=klass, category_id=category(cat).id)
-    ops.dispatch_case(case, user("desk"), case.version, unit_id=unit("PROD1").id)
-    ops.acknowledge_case(case, user("handler_prod1"), case.version)
-    return case
-
-
-def propose(case, cash=None, multiple=None):
-    return ops.propose_solution(
-        case, user("handler_prod1"), case.version, findings="当日生产记录正常", root_cause="包装工序人员未戴发帽",
-        responsibility=Responsibility.DEPARTMENT, responsibility_note="生产一部",
-        solution_form=SettlementForm.PRODUCT, solution_text="赔偿同款产品两袋",
-        product_qty=2, multiple=multiple, cash=cash)
+from tests.conftest import category, make_case, propose, to_investigating, unit, user
 
 
 def test_intake_numbers_case_and_waits_for_desk_verification(app):
@@ -58,15 +34,19 @@ def test_major_case_needs_leader_and_shows_the_rule(app):
     case = to_investigating(make_case(), klass=Klass.MAJOR, cat="quality.foreign_object")
     propose(case, cash=Decimal("500"))
     assert case.state == State.PROPOSED and case.step == Step.APPROVE
-    assert any("主要类" in r for r in case.approval_reasons)
-    assert any("500.00" in r for r in case.approval_reasons)
+    texts = reason_texts(case.approval_reasons)
+    assert any("主要类" in r for r in texts)
+    assert any("500.00" in r for r in texts)
 
 
 def test_cash_above_minor_limit_needs_approval(app):
     case = to_investigating(make_case(), klass=Klass.MINOR, cat="quality.packaging")
     propose(case, cash=Decimal("150"))
     assert case.state == State.PROPOSED
-    assert case.approval_reasons == ["现金补偿 150.00 元超过次要类权限（100 元）"]
+    # Stored as a code with parameters (countable, translatable), read as the rule's sentence.
+    assert case.approval_reasons == [{"code": "cash_over_limit",
+                                      "params": {"klass": "minor", "cash": "150.00", "limit": "100"}}]
+    assert reason_texts(case.approval_reasons) == ["现金补偿 150.00 元超过次要类权限（100 元）"]
 
 
 def test_wrong_password_signs_nothing(app):

@@ -1,6 +1,5 @@
 """Small page fragments of the case page."""
-from tests.cases.test_operations import unit
-from tests.conftest import make_case
+from tests.conftest import make_case, unit
 
 
 def test_dispatch_picker_lists_handlers_of_the_chosen_department(app, as_user):

@@ -15,12 +15,11 @@ from portal.cases.models import Case
 from portal.enums import Kind, Klass, Validity
 from portal.extensions import db
 from portal.org.models import OrgUnit
-from tests.cases.test_authz_matrix import (ACTS_ON, FORMS, case_at, category,
-                                           footprint, post_step, signed_in, unit)
-from tests.conftest import make_case, user
+from tests.conftest import (ACTS_ON, FORMS, category, footprint, make_case, make_case_at, post_step,
+                            signed_in, unit, user)
 
 # Who takes each step in these tests (one allowed person per transition).
-ACTOR = {"verify": "desk", "request_info": "desk", "supply_info": "rep_cd",
+ACTOR = {"verify": "desk", "request_info": "desk", "settle": "rep_cd", "supply_info": "rep_cd",
          "trace_batch": "quality", "dispatch": "desk", "acknowledge": "handler_prod1",
          "propose": "handler_prod1", "approve": "leader_prod1", "reject": "leader_prod1",
          "implement": "handler_prod1", "callback": "rep_cd", "sign_off": "leader_prod1",
@@ -30,7 +29,7 @@ ACTOR = {"verify": "desk", "request_info": "desk", "supply_info": "rep_cd",
 def attempt(app, action: str, case=None, *, version=None, **fields):
     """Post `fields` for `action` as its usual actor; return the response, the page and the
     case's footprint before and after."""
-    case = case or case_at(ACTS_ON[action])
+    case = case or make_case_at(ACTS_ON[action])
     client, token = signed_in(app, ACTOR[action])
     before = footprint(case)
     resp = post_step(client, token, case, action, version=version, **fields)
@@ -67,6 +66,7 @@ MISSING = [  # (id, action, form fields, the message on the page)
      "请补全必填项：告知顾客的理由"),
     ("request_info-blank-question", "request_info", {"question": "   "}, "需要补充的内容：此项为必填项"),
     ("supply_info-no-reply", "supply_info", {"reply": None}, "补充说明：此项为必填项"),
+    ("settle-no-text", "settle", {"text": ""}, "现场处理情况：此项为必填项"),
     ("dispatch-no-department", "dispatch", {"unit_id": ""}, "责任部门：请选择责任部门"),
     ("propose-no-findings", "propose", {"findings": ""}, "调查结果：此项为必填项"),
     ("propose-no-responsibility", "propose", {"responsibility": ""}, "责任认定：请选择责任认定"),
@@ -130,7 +130,7 @@ def test_satisfaction_score_out_of_range(app, field, value, label):
 
 
 def test_dispatch_to_a_branch_or_to_another_departments_handler(app):
-    case = case_at("verified")
+    case = make_case_at("verified")
     branch = db.session.execute(sa.select(OrgUnit).where(OrgUnit.code == "BR-CD")).scalar_one()
     assert_refused(*attempt(app, "dispatch", case, unit_id=str(branch.id)), 400, "责任部门：不是有效的选择。")
     assert_refused(*attempt(app, "dispatch", case, unit_id=str(unit("PROD1").id),
@@ -156,6 +156,7 @@ def test_wrong_password_at_signing_signs_nothing(app, action):
 # For each step: someone who moves the case first (through the web), from the same state.
 # Where only one person can take the step, it is that person in a second browser tab.
 FIRST = {"verify": ("leader_cs", "request_info"), "request_info": ("leader_cs", "verify"),
+         "settle": ("leader_cs", "verify"),
          "supply_info": ("rep_cd", "supply_info"), "trace_batch": ("leader_cs", "dispatch"),
          "dispatch": ("leader_cs", "dispatch"), "acknowledge": ("handler_prod1", "acknowledge"),
          "propose": ("handler_prod1", "propose"), "approve": ("ceo", "reject"),
@@ -167,7 +168,7 @@ FIRST = {"verify": ("leader_cs", "request_info"), "request_info": ("leader_cs", 
 @pytest.mark.parametrize("action", list(ops.TRANSITIONS))
 def test_stale_form_is_a_conflict_showing_the_case_as_it_is_now(app, action):
     assert set(FIRST) == set(ops.TRANSITIONS) == set(ACTOR)
-    case = case_at(ACTS_ON[action])
+    case = make_case_at(ACTS_ON[action])
     stale_version = case.version
     other, other_action = FIRST[action]
     client, token = signed_in(app, other)
@@ -181,20 +182,20 @@ def test_stale_form_is_a_conflict_showing_the_case_as_it_is_now(app, action):
 
 
 def test_step_the_case_has_left_is_a_conflict_even_with_current_version(app):
-    case = case_at("dispatched")
+    case = make_case_at("dispatched")
     assert_refused(*attempt(app, "verify", case, **FORMS["verify"]()), 409,
                    f"投诉 {case.number} 当前状态为「调查处理中」，不能执行「核实」。")
 
 
 def test_reopen_after_ninety_days_is_refused(app):
-    case = case_at("closed")
+    case = make_case_at("closed")
     clock.travel(timedelta(days=91))
     assert_refused(*attempt(app, "reopen", case, **FORMS["reopen"]()), 409,
                    f"投诉 {case.number} 结案已超过 90 天，不能重新打开；请登记为新的投诉。")
 
 
 def test_posting_without_csrf_token_changes_nothing(app):
-    case = case_at("new")
+    case = make_case_at("new")
     client, _ = signed_in(app, "desk")
     before = footprint(case)
     fields = {**FORMS["verify"](), "version": case.version}

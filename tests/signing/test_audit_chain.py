@@ -12,14 +12,13 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.signing.audit import verify_chain
 from portal.signing.models import AuditEvent
-from tests.cases.test_authz_matrix import case_at
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_case_at
 
 
 @pytest.fixture
 def chain(app):
     """A case taken through approval and sign-off: a chain of a few dozen events."""
-    case_at("closed")
+    make_case_at("closed")
     seqs = db.session.execute(sa.select(AuditEvent.seq).order_by(AuditEvent.seq)).scalars().all()
     assert len(seqs) >= 10 and seqs == list(range(1, len(seqs) + 1))
     return seqs
