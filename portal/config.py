@@ -37,6 +37,11 @@ class Config:
     SQLALCHEMY_DATABASE_URI = None
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # The web's connection (portal/queues.py): an enqueue waits at most this long for Redis,
+    # then Redis is skipped for REDIS_RETRY_SECONDS. Workers and cron keep their own.
+    REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.25"))
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.25"))
+    REDIS_RETRY_SECONDS = float(os.environ.get("REDIS_RETRY_SECONDS", "10"))
     UPLOAD_DIR = Path(os.environ.get("UPLOAD_DIR", INSTANCE / "uploads"))
     PDF_CACHE_DIR = Path(os.environ.get("PDF_CACHE_DIR", INSTANCE / "pdf"))
 

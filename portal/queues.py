@@ -1,17 +1,63 @@
-"""Redis connection and RQ queues; jobs are enqueued by dotted name with ids only."""
+"""Redis connection and RQ queues; jobs are enqueued by dotted name with ids only.
+
+Enqueueing happens after commit, inside a request, and is never essential: the minute sweep
+delivers what was not handed over, and thumbnails and PDFs are made on demand. So the web's
+connection fails fast (short timeouts, no retries) and, once Redis has failed, is left alone
+for a few seconds, so a hung Redis costs one request a fraction of a second instead of every
+request several seconds. The RQ worker and `rq cron` make their own connections (from `--url`)
+with the long timeouts that blocking dequeues need.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
 from flask import current_app
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 from rq import Queue
 
+log = logging.getLogger(__name__)
+
 _connections: dict[str, Redis] = {}
+# url -> monotonic time until which enqueueing is skipped after Redis failed (per process).
+_failed_until: dict[str, float] = {}
 
 
 def redis() -> Redis:
-    url = current_app.config["REDIS_URL"]
+    config = current_app.config
+    url = config["REDIS_URL"]
     if url not in _connections:
-        _connections[url] = Redis.from_url(url)
+        _connections[url] = Redis.from_url(
+            url,
+            socket_connect_timeout=config["REDIS_CONNECT_TIMEOUT"],
+            socket_timeout=config["REDIS_SOCKET_TIMEOUT"],
+            # redis-py's default retries with backoff turn one timeout into seconds.
+            retry=Retry(NoBackoff(), 0))
     return _connections[url]
 
 
 def queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis())
+
+
+def enqueue(queue_name: str, func: str, *args, **options) -> bool:
+    """Hand a job to the workers if Redis answers promptly; False if it was not handed over
+    (the caller's fallback, the sweep or on-demand work, then takes care of it)."""
+    url = current_app.config["REDIS_URL"]
+    if time.monotonic() < _failed_until.get(url, 0.0):
+        log.warning("Redis failed moments ago; not enqueuing %s%s", func, args)
+        return False
+    try:
+        queue(queue_name).enqueue(func, *args, **options)
+        return True
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        _failed_until[url] = time.monotonic() + current_app.config["REDIS_RETRY_SECONDS"]
+        log.warning("could not enqueue %s%s (Redis skipped for %gs): %s", func, args,
+                    current_app.config["REDIS_RETRY_SECONDS"], exc)
+    except Exception as exc:  # noqa: BLE001 - never fail the request that already committed
+        log.warning("could not enqueue %s%s: %s", func, args, exc)
+    return False

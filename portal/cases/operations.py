@@ -180,11 +180,8 @@ def _commit(case: Case, action: str, actor: User, before: dict, after: dict, not
 
 def _after_commit_job(name: str, *args) -> None:
     """Heavy follow-up work (PDFs) goes to a worker; if Redis is down it happens on demand."""
-    try:
-        from portal.queues import queue
-        queue("default").enqueue(name, *args, result_ttl=0, failure_ttl=86400)
-    except Exception as exc:  # noqa: BLE001
-        current_app.logger.warning("could not enqueue %s%s: %s", name, args, exc)
+    from portal.queues import enqueue
+    enqueue("default", name, *args, result_ttl=0, failure_ttl=86400)
 
 
 def _renditions_for(case: Case, files) -> None:

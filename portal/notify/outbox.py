@@ -1,16 +1,12 @@
 """Writing to the outbox (inside the caller's transaction) and handing new rows to workers."""
 from __future__ import annotations
 
-import logging
-
 import sqlalchemy as sa
 from flask import current_app
 
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
-
-log = logging.getLogger(__name__)
 
 
 def add_message(*, key: str, channel: str, recipient, subject: str, body: str,
@@ -47,11 +43,8 @@ def hand_to_workers(message_ids: list[int]) -> None:
     """After commit: ask a worker to deliver now. If Redis is down the sweep delivers later."""
     if not message_ids or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
         return
-    try:
-        from portal.queues import queue
-        q = queue("notify")
-        for mid in message_ids:
-            q.enqueue("jobs.deliver.deliver", mid, job_id=f"deliver-{mid}", result_ttl=0,
-                      failure_ttl=7 * 86400)
-    except Exception as exc:  # noqa: BLE001 - delivery is at-least-once through the sweep
-        log.warning("could not enqueue delivery of %s: %s", message_ids, exc)
+    from portal.queues import enqueue
+    for mid in message_ids:
+        if not enqueue("notify", "jobs.deliver.deliver", mid, job_id=f"deliver-{mid}",
+                       result_ttl=0, failure_ttl=7 * 86400):
+            break  # delivery is at-least-once through the sweep

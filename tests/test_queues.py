@@ -1,0 +1,124 @@
+"""The web's Redis connection: a hung Redis must not hold up a request (issue 10, item 16)."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from redis import Redis
+from rq import Queue
+
+from portal.cases.models import Case
+from portal.extensions import db
+from portal.notify.models import OutboxMessage
+from tests.conftest import csrf_from, jpeg_bytes
+
+# Well under a second for the whole intake, on a loaded machine, with the database work included.
+INTAKE_SECONDS = 1.0
+
+
+@pytest.fixture
+def hung_redis():
+    """A real TCP server on loopback that accepts connections and never answers: what a
+    client sees of a Redis that is stalled (paused, swapping, a half-dead network path)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed at the end of the test
+                return
+            held.append(conn)  # never read, never answered
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    server.close()
+    for conn in held:
+        conn.close()
+    thread.join(5)
+
+
+def post_intake_timed(client) -> tuple[object, float]:
+    """A rep's intake with a photo (so it hands on both the notification and the rendition
+    job); returns the response and how long the POST itself took."""
+    data = {"customer_name": "王秀英", "customer_phone": "13912345678", "customer_type": "consumer",
+            "region": "四川", "customer_address": "成都市武侯区", "product_name": "三鲜水饺",
+            "product_spec": "500g/袋", "batch_no": "2026090110100", "quantity": "2",
+            "purchase_place": "红旗超市", "description": "水饺里有一根头发", "demand": "退货赔偿",
+            "csrf_token": csrf_from(client, "/cases/new"),
+            "photos": [(io.BytesIO(jpeg_bytes()), "缺陷.jpg")]}
+    started = time.monotonic()
+    resp = client.post("/cases/new", data=data, content_type="multipart/form-data")
+    return resp, time.monotonic() - started
+
+
+def test_intake_with_hung_redis_answers_quickly_and_saves_the_case(app, as_user, hung_redis,
+                                                                   monkeypatch):
+    rep = as_user("rep_cd")
+    _, healthy = post_intake_timed(rep)  # warm (first-request costs) and the figure to compare
+    monkeypatch.setitem(app.config, "REDIS_URL", hung_redis)
+    timings = []
+    for _ in range(2):  # the first finds Redis hung; the second must not wait for it again
+        resp, seconds = post_intake_timed(rep)
+        timings.append(seconds)
+        assert resp.status_code == 303, resp.get_data(as_text=True)[:500]
+    print(f"intake: {healthy:.3f} s with Redis, {', '.join(f'{s:.3f}' for s in timings)} s hung")
+    assert max(timings) < INTAKE_SECONDS, timings
+
+    number = re.search(r"/cases/(KS\d{4}-\d{6})", resp.headers["Location"]).group(1)
+    case = db.session.execute(sa.select(Case).where(Case.number == number)).scalar_one()
+    # Nothing was handed to a worker: the notifications wait in the outbox for the sweep, and
+    # the thumbnail is made on demand when the page asks for it.
+    pending = db.session.execute(sa.select(OutboxMessage.status).where(
+        OutboxMessage.case_id == case.id, OutboxMessage.channel == "email")).scalars().all()
+    assert pending and set(pending) == {"pending"}
+    [photo] = case.photos
+    assert rep.get(f"/cases/{number}/files/{photo.id}/thumb").status_code == 200
+
+
+def case_id_from(resp) -> int:
+    number = re.search(r"/cases/(KS\d{4}-\d{6})", resp.headers["Location"]).group(1)
+    return db.session.execute(sa.select(Case.id).where(Case.number == number)).scalar_one()
+
+
+def queued_args(url: str, name: str) -> list[tuple]:
+    return [job.args for job in Queue(name, connection=Redis.from_url(url)).get_jobs()]
+
+
+def test_paused_redis_is_skipped_then_used_again_once_it_answers(app, as_user, tmp_path,
+                                                                 monkeypatch):
+    from portal.runner import start_redis
+    proc, url = start_redis(tmp_path / "redis")
+    try:
+        monkeypatch.setitem(app.config, "REDIS_URL", url)
+        monkeypatch.setitem(app.config, "REDIS_RETRY_SECONDS", 1.0)
+        rep = as_user("rep_cd")
+        os.kill(proc.pid, signal.SIGSTOP)  # a real redis-server that stops answering
+        resp, seconds = post_intake_timed(rep)
+        assert resp.status_code == 303 and seconds < INTAKE_SECONDS, seconds
+
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(1.2)  # past REDIS_RETRY_SECONDS: the next intake tries Redis again
+        resp, seconds = post_intake_timed(rep)
+        assert resp.status_code == 303
+        case_id = case_id_from(resp)
+        assert (case_id,) in queued_args(url, "default")  # its thumbnails go to a worker again
+        delivered = db.session.execute(sa.select(OutboxMessage.id).where(
+            OutboxMessage.case_id == case_id, OutboxMessage.channel == "email")).scalars().all()
+        assert delivered and {(mid,) for mid in delivered} <= set(queued_args(url, "notify"))
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        proc.wait(10)
