@@ -1,26 +1,34 @@
-"""The signed sign-off sheet (处理单/签字单) of a closed case, cached by its content hash."""
+"""The signed sign-off sheet (处理单/签字单) of a closed case, cached by its content hash.
+
+The sheet carries the customer's phone as the reader may see it on the case page: in full,
+or masked (access.sees_full_phone). Each variant is its own cached file.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import force_locale
 
 from portal.cases import evidence
-from portal.cases.models import Attachment, Case
+from portal.cases.models import Attachment, Case, mask_phone
 from portal.cases.states import State
-from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures
+from portal.cases.timeline import case_events, case_signatures, event_label
 from portal.clock import fmt, utcnow
 from portal.enums import SATISFACTION_DIMENSIONS, SignatureMeaning
 from portal.extensions import db
-from portal.pdf import content_hash, render_pdf
+from portal.jsonutil import sha256_of
+
+# WeasyPrint (portal.pdf) is imported only to render: loading Pango and Cairo takes about a
+# second, and a web process serving a pre-rendered sheet never needs them.
 
 
 def _d(value) -> str:
     return value.isoformat() if value else ""
 
 
-def signoff_context(case: Case) -> dict:
+def signoff_context(case: Case, *, full_phone: bool) -> dict:
     sigs = case_signatures(case.id)
     scores = " · ".join(f"{name} {getattr(case, field)}" for field, name in SATISFACTION_DIMENSIONS
                         if getattr(case, field))
@@ -43,7 +51,7 @@ def signoff_context(case: Case) -> dict:
             "category": case.category.full_name if case.category else "",
             "validity": case.validity.label, "registered_by": case.registered_by.name,
             "branch": case.branch.name if case.branch else "总部",
-            "customer_name": case.customer_name, "customer_phone": case.customer_phone,
+            "customer_name": case.customer_name, "customer_phone": case.customer_phone if full_phone else mask_phone(case.customer_phone),
             "customer_address": case.customer_address, "region": case.region,
             "customer_type": case.customer_type.label, "product_name": case.product_name,
             "product_spec": case.product_spec, "batch_no": case.batch_no,
@@ -66,23 +74,31 @@ def signoff_context(case: Case) -> dict:
                    for a in case.photos[:8]
                    if evidence.ensure_renditions(a.token, a.stored_name) or evidence.thumb_path(a.token).exists()],
         "timeline": [{"at": fmt(e.at), "actor": e.actor_name or "系统",
-                      "action": ACTION_LABELS.get(e.action, e.action), "note": e.note or ""}
+                      "action": event_label(e), "note": e.note or ""}
                      for e in case_events(case.id)],
         "signatures": signatures,
     }
 
 
-def signoff_pdf_path(case: Case) -> Path | None:
-    """The cached PDF for the case's signed, closed state (rendered once per content hash)."""
+def signoff_pdf_path(case: Case, *, full_phone: bool) -> Path | None:
+    """The cached PDF for the case's signed, closed state (rendered once per content hash
+    and phone variant)."""
     if case.state != State.CLOSED or not any(
             s.meaning == SignatureMeaning.SIGN_OFF for s in case_signatures(case.id)):
         return None
-    context = signoff_context(case)
-    digest = content_hash(context)
+    # The paper trail is Chinese whatever the reader's language (the sheet's own headings
+    # are): one sheet per variant, which the worker's pre-render has already made.
+    with force_locale("zh_CN"):
+        context = signoff_context(case, full_phone=full_phone)
+    digest = sha256_of(context)
     context["content_hash"] = digest
     cache = Path(current_app.config["PDF_CACHE_DIR"]) / "signoff"
-    path = cache / f"{case.number}-{digest[:16]}.pdf"
+    # The variant is in the name as well as in the hash, so a masked reader can never be
+    # handed the full sheet by a key that happens to match.
+    variant = "full" if full_phone else "masked"
+    path = cache / f"{case.number}-{variant}-{digest[:16]}.pdf"
     if not path.exists():
+        from portal.pdf import render_pdf
         context["generated_at"] = fmt(utcnow())
         data = render_pdf("case_signoff", context, allowed_roots=[current_app.config["UPLOAD_DIR"]])
         cache.mkdir(parents=True, exist_ok=True)
@@ -90,3 +106,10 @@ def signoff_pdf_path(case: Case) -> Path | None:
         tmp.write_bytes(data)
         os.replace(tmp, path)
     return path
+
+
+def prerender_signoff(case: Case) -> list[Path]:
+    """Both phone variants, rendered by the worker right after sign-off (about 0.3 s each
+    once the fonts are warm), so every reader's first download is a file read."""
+    paths = [signoff_pdf_path(case, full_phone=full) for full in (True, False)]
+    return [p for p in paths if p is not None]

@@ -12,7 +12,8 @@ from portal.cases import access, bp, evidence, operations, panels
 from portal.cases.models import Attachment, Case
 from portal.cases.queries import SORT_LABELS, CaseFilters, list_cases
 from portal.enums import Channel, Role, UnitKind
-from portal.errors import Conflict, DomainError
+from portal.clock import local, utcnow
+from portal.errors import AlreadySubmitted, Conflict, DomainError
 from portal.extensions import db
 from portal.htmx import is_htmx, page_or_partial, redirect_to
 from portal.org.tree import unit_tree
@@ -48,7 +49,7 @@ def _branches():
 def new():
     desk = current_user.has_role(Role.DESK)
     form = IntakeForm(desk=desk, branches=_branches())
-    staged, upload_error = [], None
+    staged, upload_error, submitted = [], None, None
     if request.method == "POST":
         form_ok = form.validate()
         staged, upload_error = evidence.collect(request.files.getlist("photos"),
@@ -58,7 +59,13 @@ def new():
                 case = operations.register_case(
                     current_user, form.data_for_case(), staged,
                     channel=Channel.get(form.channel.data) if desk else None,
-                    branch_id=int(form.branch_id.data) if desk and (form.branch_id.data or "").isdigit() else None)
+                    branch_id=int(form.branch_id.data) if desk and (form.branch_id.data or "").isdigit() else None,
+                    received_at=form.received_at_utc() if desk else None)
+            except AlreadySubmitted as exc:
+                # Back, then submit again: say where the case is, and drop the files it took.
+                db.session.rollback()
+                staged, submitted = [], _visible_case(exc.case_number)
+                upload_error = None if submitted else exc.message
             except DomainError as exc:
                 db.session.rollback()
                 for name, msg in exc.field_errors.items():
@@ -69,9 +76,15 @@ def new():
                 flash(_("投诉已登记，编号 %(number)s。", number=case.number), "success")
                 return redirect_to(url_for("cases.detail", number=case.number))
     tokens = [(f, evidence.sign_token(f, current_user.id)) for f in staged]
-    status = 400 if request.method == "POST" else 200
+    status = (409 if submitted is not None else 400) if request.method == "POST" else 200
     return page_or_partial("cases/new.html", "cases/_intake_form.html", status=status, form=form,
-                           staged=tokens, upload_error=upload_error, desk=desk)
+                           staged=tokens, upload_error=upload_error, desk=desk, submitted=submitted,
+                           now_local=local(utcnow()))
+
+
+def _visible_case(number: str) -> Case | None:
+    case = db.session.execute(sa.select(Case).where(Case.number == number)).unique().scalar_one_or_none()
+    return case if case is not None and access.can_view(case, current_user) else None
 
 
 @bp.route("/upload-preview/<token>")
@@ -128,6 +141,9 @@ def act(number: str, action: str):
                 form = None
         else:
             flash(_("已%(action)s。", action=_(operations.TRANSITIONS[action].label)), "success")
+            if not access.can_view(case, current_user):
+                # A handler who sent the case on to another department no longer sees it.
+                return redirect_to(url_for("web.work"))
             if not is_htmx():
                 return redirect_to(url_for("cases.detail", number=case.number))
             db.session.expire_all()
@@ -167,7 +183,8 @@ def file(number: str, attachment_id: int, variant: str):
 def signoff_pdf(number: str):
     case = get_case(number)
     from portal.cases.documents import signoff_pdf_path
-    path = signoff_pdf_path(case)
+    # Personal data on paper follows the reader's rights exactly as on the page.
+    path = signoff_pdf_path(case, full_phone=access.sees_full_phone(case, current_user))
     if path is None:
         abort(404)
     return send_file(path, mimetype="application/pdf", download_name=_("%(number)s-签字单.pdf", number=case.number),
@@ -176,10 +193,11 @@ def signoff_pdf(number: str):
 
 @bp.route("/<number>/dispatch-people")
 @login_required
-@roles_required(Role.DESK)
+@roles_required(Role.DESK, Role.HANDLER, Role.LEADER)
 def dispatch_people(number: str):
-    """The handler picker for the department chosen in the dispatch panel."""
+    """The handler picker for the department chosen in the dispatch (or re-dispatch) panel."""
     case = get_case(number)
-    form = panels.STEP_FORMS["dispatch"].form_class(prefix="dispatch", formdata=request.args)
-    panels.prepare_form("dispatch", form, case)
+    action = "redispatch" if request.args.get("panel") == "redispatch" else "dispatch"
+    form = panels.STEP_FORMS[action].form_class(prefix=action, formdata=request.args)
+    panels.prepare_form(action, form, case)
     return render_template("cases/panels/_dispatch_people.html", form=form)
