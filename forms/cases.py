@@ -113,7 +113,14 @@ class AcknowledgeForm(StepForm):
     note = TextAreaField(_l("跟进记录"), validators=[Optional(), Length(max=2000)])
 
 
-class ProposeForm(StepForm):
+class CompensationFields:
+    """The remedy's amounts, shared by the handler's proposal and the rep's settlement."""
+    product_qty = IntegerField(_l("赔偿产品数量（件）"), validators=[Optional(), NumberRange(0, 100_000, _l("数量须在 0 到 100000 之间"))])
+    multiple = DecimalField(_l("赔偿倍数 1:N"), places=2, validators=[Optional(), finite_number, NumberRange(0, 100, _l("倍数须在 0 到 100 之间"))])
+    cash = DecimalField(_l("现金补偿（元）"), places=2, validators=[Optional(), finite_number, NumberRange(0, 10_000_000, _l("金额须在 0 到 10000000 之间"))])
+
+
+class ProposeForm(StepForm, CompensationFields):
     findings = TextAreaField(_l("调查结果"), validators=[DataRequired(REQUIRED), Length(max=4000)])
     root_cause = TextAreaField(_l("原因分析"), validators=[DataRequired(REQUIRED), Length(max=4000)])
     responsibility = SelectField(_l("责任认定"), choices=_choices(Responsibility),
@@ -122,9 +129,15 @@ class ProposeForm(StepForm):
     solution_form = SelectField(_l("处理方式"), choices=_choices(SettlementForm),
                                 validators=[DataRequired(_l("请选择处理方式"))])
     solution_text = TextAreaField(_l("处理方案"), validators=[DataRequired(REQUIRED), Length(max=4000)])
-    product_qty = IntegerField(_l("赔偿产品数量（件）"), validators=[Optional(), NumberRange(0, 100_000, _l("数量须在 0 到 100000 之间"))])
-    multiple = DecimalField(_l("赔偿倍数 1:N"), places=2, validators=[Optional(), finite_number, NumberRange(0, 100, _l("倍数须在 0 到 100 之间"))])
-    cash = DecimalField(_l("现金补偿（元）"), places=2, validators=[Optional(), finite_number, NumberRange(0, 10_000_000, _l("金额须在 0 到 10000000 之间"))])
+
+
+class SettleForm(StepForm, CompensationFields):
+    """现场处理: the rep settles within their own authority right after intake."""
+    klass = SelectField(_l("投诉类别"), choices=_choices(Klass), validators=[DataRequired(_l("请选择投诉类别"))])
+    category_id = SelectField(_l("原因分类"), validators=[DataRequired(_l("请选择原因分类"))])
+    solution_form = SelectField(_l("处理方式"), choices=_choices(SettlementForm),
+                                validators=[DataRequired(_l("请选择处理方式"))])
+    text = TextAreaField(_l("现场处理情况"), validators=[DataRequired(REQUIRED), Length(max=4000)])
 
 
 class DecisionForm(StepForm):

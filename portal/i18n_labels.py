@@ -162,6 +162,8 @@ ACTION_LABELS = (
     N_("领导签字结案"),
     N_("重新打开"),
     N_("电子签名"),
+    N_("业务员现场处理"),
+    N_("核实为恶意投诉，不予受理"),
 )
 
 # ---------------------------------------------------------------- portal/cases/queries.py
@@ -189,9 +191,17 @@ TRANSITIONS = (
     N_("回访"),
     N_("签字结案"),
     N_("重新打开"),
+    N_("现场处理"),
+)
+
+# ---------------------------------------------------------------- portal/cases/models.py
+
+APPROVER = (
+    N_("责任部门领导"),
+    N_("公司领导"),
 )
 
 LABELS: frozenset[str] = frozenset(
     ROLE + UNIT_KIND + CHANNEL + KIND + KLASS + VALIDITY + CUSTOMER_TYPE + RESPONSIBILITY
     + SETTLEMENT_FORM + SIGNATURE_MEANING + SATISFACTION_DIMENSIONS + STATE + STEP
-    + ACTION_LABELS + SORT_LABELS + TRANSITIONS)
+    + ACTION_LABELS + SORT_LABELS + TRANSITIONS + APPROVER)

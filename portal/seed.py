@@ -7,7 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from portal.batches.models import Batch, Product
-from portal.cases.models import Category, CompensationRule
+from portal.cases.models import Approver, Category, CompensationRule
 from portal.cases.states import Step
 from portal.enums import Klass, Role, UnitKind
 from portal.extensions import db
@@ -49,6 +49,9 @@ COMPENSATION = [
     (Klass.SPECIAL, Decimal("0"), Decimal("0"), True, "恶意投诉，不予补偿"),
     (Klass.SUPERMARKET, Decimal("3"), Decimal("300"), False, "按上述规则或购销合同"),
 ]
+
+# Whose leader decides beyond those limits: serious complaints go to headquarters (§7).
+COMPANY_DECIDES = {Klass.SERIOUS}
 
 SLA = [(Step.VERIFY, 30), (Step.DISPATCH, 10), (Step.ACKNOWLEDGE, 15), (Step.INVESTIGATE, 240),
        (Step.APPROVE, 120), (Step.IMPLEMENT, 1200), (Step.CALLBACK, 240), (Step.SIGN_OFF, 1440),
@@ -96,7 +99,9 @@ def seed_reference() -> dict[str, OrgUnit]:
     if not db.session.execute(sa.select(CompensationRule.id)).first():
         for klass, mult, cash, always, note in COMPENSATION:
             db.session.add(CompensationRule(klass=klass, max_multiple=mult, max_cash=cash,
-                                            always_needs_approval=always, note=note))
+                                            always_needs_approval=always, note=note,
+                                            approver=Approver.COMPANY if klass in COMPANY_DECIDES
+                                            else Approver.DEPARTMENT))
     if not db.session.execute(sa.select(SlaPolicy.id)).first():
         for step, minutes in SLA:
             db.session.add(SlaPolicy(step=step, minutes=minutes, calendar="24x7"))

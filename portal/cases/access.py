@@ -70,14 +70,27 @@ def in_step_scope(case: Case, user, step: Step) -> bool:
                 and tree.contains(user.unit_id, case.responsible_unit_id)
                 and case.step_user_id in (None, user.id))
     if step in (Step.APPROVE, Step.SIGN_OFF):
-        return (user.has_role(Role.LEADER) and case.responsible_unit_id is not None
-                and (tree.contains(user.unit_id, case.responsible_unit_id) or _leader_sees_all(user)))
+        # The leaders of the step's unit (the department, or the company when the rule says
+        # headquarters decides) and of the units above it; operations.step_actors notifies them.
+        return (user.has_role(Role.LEADER) and case.step_unit_id is not None
+                and (tree.contains(user.unit_id, case.step_unit_id) or _leader_sees_all(user)))
     if step == Step.CALLBACK:
         if user.has_role(Role.DESK):
             return True
+        if case.settled_on_spot:
+            return False  # the rep settled it: the desk, not the rep, confirms with the customer
         branch = user.branch_id()
         return user.has_role(Role.REP) and branch is not None and tree.contains(branch, case.branch_id)
     return False
+
+
+def may_settle_on_spot(case: Case, user) -> bool:
+    """The rep who registered the case, or a rep of its branch, may settle it at intake (现场处理)."""
+    if not user.has_role(Role.REP):
+        return False
+    branch = user.branch_id()
+    return case.registered_by_id == user.id or (
+        branch is not None and case.branch_id is not None and unit_tree().contains(branch, case.branch_id))
 
 
 def can_act(case: Case, user, step: Step) -> bool:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import relationship
 
 from portal.cases.states import State, Step
 from portal.clock import as_utc, utcnow
-from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility,
+from portal.enums import (Channel, CustomerType, Kind, Klass, LabeledEnum, Responsibility,
                           SettlementForm, Validity)
 from portal.extensions import db
 from portal.models_base import created_column, enum_type
@@ -112,7 +112,11 @@ class Case(db.Model):
     comp_multiple = sa.Column(sa.Numeric(6, 2))  # 1:N
     comp_cash = sa.Column(sa.Numeric(10, 2))
     needs_approval = sa.Column(sa.Boolean, nullable=False, default=False)
+    # [{"code": …, "params": {…}}] (compensation.REASONS); rendered in the reader's language.
+    # Rows written before the codes hold Chinese sentences, shown as they are.
     approval_reasons = sa.Column(sa.JSON)
+    # The rep settled it within their own authority at intake (现场处理): the desk calls back.
+    settled_on_spot = sa.Column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
     proposed_at = sa.Column(sa.DateTime(timezone=True))
     decision_comment = sa.Column(sa.Text)  # 批示
 
@@ -241,6 +245,12 @@ class Attachment(db.Model):
         return self.content_type.startswith("image/")
 
 
+class Approver(LabeledEnum):
+    """Whose leader decides a proposal beyond the proposer's authority (PROCEDURES.md §7)."""
+    DEPARTMENT = "department", "责任部门领导"
+    COMPANY = "company", "公司领导"
+
+
 class CompensationRule(db.Model):
     """What a proposer may grant without a leader (PROCEDURES.md §7); admin-editable."""
     __tablename__ = "compensation_rule"
@@ -250,6 +260,8 @@ class CompensationRule(db.Model):
     max_multiple = sa.Column(sa.Numeric(6, 2))  # company product worth up to N × the product
     max_cash = sa.Column(sa.Numeric(10, 2))
     always_needs_approval = sa.Column(sa.Boolean, nullable=False, default=False)
+    approver = sa.Column(enum_type(Approver), nullable=False, default=Approver.DEPARTMENT,
+                         server_default=Approver.DEPARTMENT.value)
     note = sa.Column(sa.String(200))
 
     category = relationship("Category")

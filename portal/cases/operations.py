@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.cases import access
-from portal.cases.compensation import approval_reasons
+from portal.cases.compensation import approval_unit_id, assess, assess_case, reason_texts
 from portal.cases.evidence import StoredFile
 from portal.cases.models import Attachment, Case, Category
 from portal.cases.numbering import next_number
@@ -54,6 +54,9 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
     Transition("verify", "核实", step=Step.VERIFY),
     Transition("request_info", "要求补充信息", step=Step.VERIFY),
     Transition("supply_info", "补充信息", step=Step.SUPPLEMENT),
+    # 现场处理: a rep settles within their own authority before the desk verifies (scope:
+    # access.may_settle_on_spot, not the desk's verification scope).
+    Transition("settle", "现场处理", step=Step.VERIFY, roles=frozenset({Role.REP})),
     Transition("trace_batch", "批号追溯", step=Step.DISPATCH, roles=frozenset({Role.QUALITY})),
     Transition("dispatch", "分派", step=Step.DISPATCH),
     Transition("acknowledge", "首次跟进", step=Step.ACKNOWLEDGE),
@@ -80,8 +83,11 @@ def check(case: Case, actor: User, name: str, version: int | None) -> Transition
     if (t.step is not None and case.step != t.step) or (t.states and case.state not in t.states):
         raise Conflict(_("投诉 %(number)s 当前状态为「%(state)s」，不能执行「%(action)s」。",
                          number=case.number, state=case.state.label, action=_(t.label)))
-    scope_step = t.step if t.name != "trace_batch" else None
+    scope_step = t.step if t.name not in ("trace_batch", "settle") else None
     if scope_step is not None and not access.in_step_scope(case, actor, scope_step):
+        raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
+                                 number=case.number, action=_(t.label)))
+    if t.name == "settle" and not access.may_settle_on_spot(case, actor):
         raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
                                  number=case.number, action=_(t.label)))
     return t
@@ -131,14 +137,32 @@ def step_actors(case: Case) -> list[User]:
     if case.step_user_id:
         return [db.session.get(User, case.step_user_id)]
     q = sa.select(User).join(UserRole).where(User.active.is_(True), UserRole.role.in_(STEP_ROLES[step]))
-    if step in (Step.ACKNOWLEDGE, Step.INVESTIGATE, Step.IMPLEMENT, Step.APPROVE, Step.SIGN_OFF):
+    if step in (Step.APPROVE, Step.SIGN_OFF):
+        return _unit_leaders(case.step_unit_id)
+    if step in (Step.ACKNOWLEDGE, Step.INVESTIGATE, Step.IMPLEMENT):
         q = q.where(User.unit_id == case.responsible_unit_id)
     elif step == Step.CALLBACK:
         q = q.where(UserRole.role == Role.DESK)
     users = db.session.execute(q).unique().scalars().all()
-    if step == Step.CALLBACK and case.registered_by.has_role(Role.REP):
+    if (step == Step.CALLBACK and case.registered_by.has_role(Role.REP)
+            and access.in_step_scope(case, case.registered_by, step)):
         users.append(case.registered_by)
     return users
+
+
+def _unit_leaders(unit_id: int | None) -> list[User]:
+    """The leaders of the unit a decision waits for (access.in_step_scope lets them act);
+    a unit without a leader of its own (a branch) waits for the nearest unit above it."""
+    tree = unit_tree()
+    while unit_id is not None:
+        leaders = db.session.execute(
+            sa.select(User).join(UserRole).where(User.active.is_(True), User.unit_id == unit_id,
+                                                 UserRole.role == Role.LEADER)).unique().scalars().all()
+        if leaders:
+            return leaders
+        unit = tree.units.get(unit_id)
+        unit_id = unit.parent_id if unit else None
+    return []
 
 
 def _notify_step(case: Case, event_seq: int) -> list:
@@ -357,10 +381,9 @@ def propose_solution(case: Case, actor: User, version: int, *, findings: str, ro
               "solution_form": solution_form, "solution_text": solution_text},
              {"findings": _("调查结果"), "root_cause": _("原因分析"), "responsibility": _("责任认定"),
               "solution_form": _("处理方式"), "solution_text": _("处理方案")})
-    for name, value in (("product_qty", product_qty), ("multiple", multiple), ("cash", cash)):
-        if value is not None and value < 0:
-            raise ValidationError(_("补偿数额不能为负数。"), {name: _("不能为负数")})
-    reasons = approval_reasons(case, multiple=multiple, cash=cash)
+    _check_amounts(product_qty=product_qty, multiple=multiple, cash=cash)
+    assessment = assess_case(case, multiple=multiple, cash=cash)
+    reasons = assessment.reasons
     now = utcnow()
     changes = {"findings": findings, "root_cause": root_cause, "responsibility": responsibility,
                "responsibility_note": responsibility_note or None, "solution_form": solution_form,
@@ -369,13 +392,64 @@ def propose_solution(case: Case, actor: User, version: int, *, findings: str, ro
                "approval_reasons": reasons or None, "proposed_at": now, "decision_comment": None,
                "acknowledged_at": case.acknowledged_at or now}
     if reasons:
-        changes.update(state=State.PROPOSED, **_enter(case, Step.APPROVE, unit_id=case.responsible_unit_id))
+        # The rule names whose leader decides: the department's, or the company's (§7).
+        changes.update(state=State.PROPOSED, **_enter(
+            case, Step.APPROVE, unit_id=approval_unit_id(case, assessment.approver)))
     else:
         changes.update(state=State.APPROVED, **_enter(case, Step.IMPLEMENT, unit_id=case.responsible_unit_id,
                                                       user_id=case.responsible_user_id))
     before, after = _apply(case, changes)
-    return _commit(case, "proposed", actor, before, after,
-                   note=("需领导批示：" + "；".join(reasons)) if reasons else "在经办权限内，直接实施")
+    return _commit(case, "proposed", actor, before, after, note=_assessment_note(assessment))
+
+
+def _assessment_note(assessment) -> str:
+    """The audit note is a Chinese record, whatever language the proposer reads."""
+    if not assessment.reasons:
+        return "在经办权限内，直接实施"
+    with force_locale("zh_CN"):
+        return f"需{assessment.approver.label}批示：" + "；".join(reason_texts(assessment.reasons))
+
+
+def _check_amounts(**amounts) -> None:
+    for name, value in amounts.items():
+        if value is not None and value < 0:
+            raise ValidationError(_("补偿数额不能为负数。"), {name: _("不能为负数")})
+
+
+def settle_on_spot(case: Case, actor: User, version: int, *, klass: Klass | None,
+                   category_id: int | None, solution_form: SettlementForm | None, text: str,
+                   product_qty: int | None = None, multiple: Decimal | None = None,
+                   cash: Decimal | None = None) -> Case:
+    """现场处理 (PROCEDURES.md §7): the rep settled at the customer's within their own authority,
+    so the case skips dispatch and investigation and waits for the desk to confirm with the
+    customer (回访), then for sign-off. Beyond that authority nothing changes: the case goes
+    the normal way, and the rep is told which rule stops it."""
+    check(case, actor, "settle", version)
+    _require({"klass": klass, "category_id": category_id, "solution_form": solution_form, "text": text},
+             {"klass": _("投诉类别"), "category_id": _("原因分类"), "solution_form": _("处理方式"),
+              "text": _("现场处理情况")})
+    category = db.session.get(Category, category_id)
+    if category is None:
+        raise ValidationError(_("原因分类不存在。"), {"category_id": _("原因分类不存在")})
+    if case.branch_id is None:
+        raise ValidationError(_("投诉没有所属分公司，不能现场处理。"))
+    _check_amounts(product_qty=product_qty, multiple=multiple, cash=cash)
+    assessment = assess(klass, category, threatens_media=case.threatens_media, multiple=multiple, cash=cash)
+    if assessment.reasons:
+        raise ValidationError(_("超出业务员现场处理权限：%(reasons)s。请不要现场处理，投诉将按正常流程由客服核实、分派。",
+                                reasons=_("；").join(reason_texts(assessment.reasons))))
+    now = utcnow()
+    changes = {"validity": Validity.VALID, "kind": case.kind or Kind.COMPLAINT, "klass": klass,
+               "category_id": category.id, "settled_on_spot": True,
+               # The branch answers for a local settlement (PROCEDURES.md §8); its leaders,
+               # or the company's, sign it off.
+               "responsible_unit_id": case.branch_id, "solution_form": solution_form,
+               "solution_text": text, "comp_product_qty": product_qty, "comp_multiple": multiple,
+               "comp_cash": cash, "needs_approval": False, "approval_reasons": None,
+               "proposed_at": now, "implemented_at": now,
+               "state": State.CONFIRMING, **_enter(case, Step.CALLBACK, unit_id=case.branch_id, klass=klass)}
+    before, after = _apply(case, changes)
+    return _commit(case, "settled_on_spot", actor, before, after, note=text)
 
 
 PROPOSAL_FIELDS = ("number", "klass", "category_id", "findings", "root_cause", "responsibility",

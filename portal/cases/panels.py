@@ -14,7 +14,8 @@ from forms import cases as f
 from portal.cases import access, evidence, operations, queries
 from portal.cases.models import Case, Category
 from portal.cases.states import State, Step
-from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures
+from portal.cases.compensation import decided_by, reason_texts
+from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures, event_label
 from portal.enums import Kind, Klass, Responsibility, Role, SettlementForm, UnitKind, Validity
 from portal.errors import ValidationError
 from portal.extensions import db
@@ -51,6 +52,11 @@ STEP_FORMS: dict[str, StepForm] = {
         c, u, fm.version.data, question=fm.question.data.strip())),
     "supply_info": StepForm(f.SupplyInfoForm, lambda c, u, fm: operations.supply_info(
         c, u, fm.version.data, reply=fm.reply.data.strip(), files=_files(fm))),
+    "settle": StepForm(f.SettleForm, lambda c, u, fm: operations.settle_on_spot(
+        c, u, fm.version.data, klass=Klass.get(fm.klass.data),
+        category_id=int(fm.category_id.data) if (fm.category_id.data or "").isdigit() else None,
+        solution_form=SettlementForm.get(fm.solution_form.data), text=fm.text.data.strip(),
+        product_qty=fm.product_qty.data, multiple=fm.multiple.data, cash=fm.cash.data)),
     "trace_batch": StepForm(f.TraceForm, lambda c, u, fm: operations.trace_batch(c, u, fm.version.data)),
     "dispatch": StepForm(f.DispatchForm, lambda c, u, fm: operations.dispatch_case(
         c, u, fm.version.data, unit_id=int(fm.unit_id.data) if (fm.unit_id.data or "").isdigit() else None,
@@ -102,13 +108,29 @@ def _handler_choices(unit_id: int | None) -> list[tuple[str, str]]:
 
 
 def prepare_form(action: str, form, case: Case) -> None:
-    if action == "verify":
+    if action in ("verify", "settle"):
         form.category_id.choices = category_choices()
     elif action == "dispatch":
         form.unit_id.choices = [("", _("请选择"))] + [
             (str(u.id), u.name) for u, _ in unit_tree().ordered(kind=UnitKind.DEPARTMENT)]
         unit_id = int(form.unit_id.data) if (form.unit_id.data or "").isdigit() else None
         form.user_id.choices = _handler_choices(unit_id)
+
+
+def prefill_proposal(form, case: Case) -> None:
+    """After 驳回, 不满意 or a reopening the handler revises the last proposal rather than
+    typing it again: the form starts from what the case holds."""
+    if not case.findings:
+        return
+    form.findings.data = case.findings
+    form.root_cause.data = case.root_cause
+    form.responsibility.data = case.responsibility.value if case.responsibility else ""
+    form.responsibility_note.data = case.responsibility_note
+    form.solution_form.data = case.solution_form.value if case.solution_form else ""
+    form.solution_text.data = case.solution_text
+    form.product_qty.data = case.comp_product_qty
+    form.multiple.data = case.comp_multiple
+    form.cash.data = case.comp_cash
 
 
 def panel_forms(case: Case, actions: list[str]) -> dict:
@@ -125,6 +147,8 @@ def panel_forms(case: Case, actions: list[str]) -> dict:
             form.category_id.data = str(case.category_id or "")
         if action == "dispatch":
             form.unit_id.data = str(case.suggested_unit_id or case.responsible_unit_id or "")
+        if action == "propose":
+            prefill_proposal(form, case)
         forms[action] = form
     return forms
 
@@ -146,7 +170,8 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "next_approval": next_approval,
         "case": case, "actions": actions, "forms": forms, "message": message,
         "failed_action": PANEL_OF.get(failed_action, failed_action),
-        "events": case_events(case.id), "action_labels": ACTION_LABELS,
+        "events": case_events(case.id), "action_labels": ACTION_LABELS, "event_label": event_label,
+        "approval_reasons": reason_texts(case.approval_reasons), "decided_by": decided_by(case),
         "signatures": case_signatures(case.id), "batch": batch,
         "batch_cases": queries.related_on_batch(case, current_user),
         "batch_case_total": cases_on_batch(case.batch_no, exclude_id=case.id),

@@ -143,7 +143,8 @@ def inbox_clause(user):
         leader_steps = Case.step.in_([Step.APPROVE, Step.SIGN_OFF])
         parts.append(leader_steps if company_leader else sa.and_(leader_steps, Case.step_unit_id.in_(own)))
     if Role.REP in roles and (branch := user.branch_id()):
-        parts.append(sa.and_(Case.step == Step.CALLBACK, Case.step_unit_id.in_(tree.subtree(branch))))
+        parts.append(sa.and_(Case.step == Step.CALLBACK, Case.step_unit_id.in_(tree.subtree(branch)),
+                             Case.settled_on_spot.is_(False)))  # the desk confirms a rep's settlement
     return sa.or_(*parts)
 
 

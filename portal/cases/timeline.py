@@ -7,12 +7,22 @@ from portal.signing.models import AuditEvent, Signature
 ACTION_LABELS = {
     "registered": "登记受理", "verified": "核实成立", "rejected": "核实不成立，不予受理",
     "info_requested": "要求补充信息", "info_supplied": "补充了信息", "batch_traced": "批号追溯",
-    "dispatched": "分派责任部门", "acknowledged": "首次跟进", "proposed": "提出处理方案",
+    "dispatched": "分派责任部门", "redispatched": "改派责任部门", "batch_assigned": "人工指定生产部门",
+    "acknowledged": "首次跟进", "proposed": "提出处理方案",
     "approved": "领导批准", "proposal_rejected": "领导驳回方案", "implemented": "方案已实施",
     "callback_unreached": "回访未联系上", "callback_satisfied": "回访：顾客满意",
     "callback_unsatisfied": "回访：顾客不满意，退回重新处理", "signed_off": "领导签字结案",
-    "reopened": "重新打开", "signed": "电子签名",
+    "reopened": "重新打开", "signed": "电子签名", "settled_on_spot": "业务员现场处理",
+    "rejected_malicious": "核实为恶意投诉，不予受理",
 }
+
+
+def event_label(event) -> str:
+    """The timeline's words for an event (a Chinese msgid). Verification records one action,
+    "rejected", for both refusals; a malicious complaint must not read as merely unfounded."""
+    if event.action == "rejected" and (event.after or {}).get("validity") == "malicious":
+        return ACTION_LABELS["rejected_malicious"]
+    return ACTION_LABELS.get(event.action, event.action)
 
 
 def case_events(case_id: int):
