@@ -227,6 +227,14 @@ def jpeg_bytes(size=(1200, 900), color=(200, 60, 60), exif=None) -> bytes:
     return buf.getvalue()
 
 
+def make_stored_file(name: str = "现场照片.jpg", content: bytes | None = None):
+    """An upload checked and stored as intake stores it, ready for `make_case(files=[…])`."""
+    import io
+    from werkzeug.datastructures import FileStorage
+    from portal.cases.evidence import store_upload
+    return store_upload(FileStorage(io.BytesIO(content or jpeg_bytes()), filename=name))
+
+
 def png_bytes(size=(300, 200)) -> bytes:
     import io
     from PIL import Image
@@ -299,12 +307,12 @@ def _main_line():
     ]
 
 
-def make_case_at(stage: str):
+def make_case_at(stage: str, files=()):
     """A case of rep_cd (成都) driven through the operations up to `stage` (a major complaint,
     dispatched to 生产一部): new, info_requested, verified, dispatched, acknowledged, proposed,
     approved, implemented, called_back or closed."""
     from portal.cases import operations as ops
-    case = make_case()
+    case = make_case(files=files)
     if stage == "new":
         return case
     if stage == "info_requested":

@@ -1,12 +1,13 @@
 """The signed sign-off sheet prints Chinese in our embedded font and loads nothing it should not."""
 
+import re
 import shutil
 import subprocess
 import time
 from datetime import datetime, timezone
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 from portal.pdf import RestrictedURLFetcher, URLRefused, content_hash, render_pdf
 
@@ -153,17 +154,66 @@ def test_signoff_sheet_first_page_is_not_blank(tmp_path):
     assert dark > 0.02 * page.width * page.height
 
 
+def word_box(pdf_path, word):
+    """(page number, xMin, yMin, xMax, yMax) in points of the first `word` pdftotext finds."""
+    html = run("pdftotext", "-bbox", str(pdf_path), "-")
+    for number, page in enumerate(html.split("<page ")[1:], start=1):
+        m = re.search(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">'
+                      + re.escape(word) + "</word>", page)
+        if m:
+            return (number, *map(float, m.groups()))
+    raise AssertionError(f"{word} not in the PDF's text")
+
+
+def raster(pdf_path, tmp_path, page, box, dpi=150) -> Image.Image:
+    """The part of the rasterised page inside `box` (points), in grey."""
+    out = tmp_path / f"{pdf_path.stem}-raster"
+    run("pdftoppm", "-r", str(dpi), "-gray", "-png", "-f", str(page), "-l", str(page), "-singlefile",
+        str(pdf_path), str(out))
+    image = Image.open(out.with_suffix(".png")).convert("L")
+    return image.crop(tuple(round(v * dpi / 72) for v in box))
+
+
+def dark_share(image: Image.Image) -> float:
+    return sum(image.histogram()[:128]) / (image.width * image.height)
+
+
+def full_face_embedded(pdf_path) -> bool:
+    return any(name.split("+")[-1] == "Portal-CJK-Full" and embedded
+               for name, embedded, _ in embedded_fonts(pdf_path))
+
+
 @needs_poppler
 def test_rare_character_outside_gb2312_falls_back_to_full_font(tmp_path):
     uploads = tmp_path / "uploads"
     uploads.mkdir()
     context = signoff_context(uploads)
-    context["case"]["customer_name"] = "王堃"  # 堃 is not in GB2312
-    pdf_path = tmp_path / "rare.pdf"
-    pdf_path.write_bytes(render_pdf("case_signoff", context, allowed_roots=[uploads]))
 
-    assert "王堃" in run("pdftotext", str(pdf_path), "-")
-    assert not any("DejaVu" in name for name, _, _ in embedded_fonts(pdf_path))
+    def sheet(name: str):
+        context["case"]["customer_name"] = name
+        path = tmp_path / f"{len(list(tmp_path.glob('*.pdf')))}.pdf"
+        path.write_bytes(render_pdf("case_signoff", context, allowed_roots=[uploads]))
+        return path
+
+    common = sheet("王秀英")  # all in GB2312: the subset face is enough
+    assert not full_face_embedded(common), embedded_fonts(common)
+
+    # 堃 and 喆 are not in GB2312: the complete Noto Sans SC face ("Portal CJK Full", fonts.css)
+    # is embedded for them, nothing else stands in.
+    glyphs = []
+    for name in ("王堃", "王喆"):
+        pdf = sheet(name)
+        assert full_face_embedded(pdf), embedded_fonts(pdf)
+        assert not any("DejaVu" in font for font, _, _ in embedded_fonts(pdf))
+        assert name in run("pdftotext", str(pdf), "-")
+        page, x0, y0, x1, y1 = word_box(pdf, name)
+        glyphs.append(raster(pdf, tmp_path, page, ((x0 + x1) / 2, y0, x1, y1)))  # the rare half
+    # On the page each is inked as itself: a missing glyph would print the same empty box
+    # for both.
+    assert all(dark_share(g) > 0.1 for g in glyphs), [dark_share(g) for g in glyphs]
+    size = tuple(map(min, glyphs[0].size, glyphs[1].size))
+    difference = ImageChops.difference(*(g.crop((0, 0, *size)) for g in glyphs))
+    assert sum(difference.histogram()[96:]) > 0.1 * size[0] * size[1]
 
 
 def test_fetcher_refuses_files_outside_allowed_roots(tmp_path):
