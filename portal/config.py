@@ -64,9 +64,13 @@ class Config:
 
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))  # reverse proxies in front of gunicorn
 
-    # Login throttling: after this many failures the account and the address wait.
+    # Login throttling over a sliding window (portal/auth/throttle.py): this many failures in
+    # the window lock the account until the oldest of them leaves it. An address (behind a
+    # proxy: the whole company) is only slowed down, and only after many more failures.
     LOGIN_MAX_FAILURES = 5
-    LOGIN_LOCK_MINUTES = 15
+    LOGIN_WINDOW_MINUTES = 15
+    LOGIN_ADDRESS_FREE_FAILURES = 100
+    LOGIN_ADDRESS_MAX_PAUSE_SECONDS = 60
 
     # Evidence limits (per file, per case); the request limit leaves room for the form.
     MAX_FILE_BYTES = 15 * 1024 * 1024

@@ -2,6 +2,7 @@
 from portal.batches.models import Batch, Product  # noqa: F401
 from portal.cases.models import Attachment, Case, CaseCounter, Category, CompensationRule  # noqa: F401
 from portal.notify.models import OutboxMessage  # noqa: F401
-from portal.org.models import LoginThrottle, OrgUnit, User, UserRole  # noqa: F401
+from portal.auth.models import LoginFailure, UserSession  # noqa: F401
+from portal.org.models import OrgUnit, User, UserRole  # noqa: F401
 from portal.signing.models import AuditEvent, Signature  # noqa: F401
 from portal.sla.models import SlaPolicy  # noqa: F401

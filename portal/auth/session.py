@@ -1,35 +1,75 @@
-"""Loading the logged-in user (one query) and ending idle sessions."""
+"""Signed-in sessions: one server-side row per browser (portal/auth/models.py), the logged-in
+user loaded with it in one query, and idle sessions ended."""
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import (current_app, flash, g, has_request_context, make_response, redirect, request,
+                   session, url_for)
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from portal import clock
+from portal.auth.models import UserSession
 from portal.extensions import db
 from portal.org.models import User
 
+SID = "sid"  # the cookie key holding this browser's UserSession.id
+TOUCH_SECONDS = 60  # the cookie and the row record use at most once a minute
+
+
+def _idle_limit() -> timedelta:
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+
+def start(user: User) -> None:
+    """Sign this browser in as `user`. Nothing from before the login survives in the cookie,
+    the CSRF token included (a token planted or seen before login is useless after it), and
+    the browser gets a new server-side session. The caller commits."""
+    now = clock.utcnow()
+    session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF caches the token of this request in g
+    sid = secrets.token_urlsafe(32)
+    # Rows idle past the limit can never be used again: purge them while we are writing anyway.
+    db.session.execute(sa.delete(UserSession).where(UserSession.seen_at < now - _idle_limit()))
+    db.session.add(UserSession(id=sid, user_id=user.id, created_at=now, seen_at=now))
+    login_user(user)
+    session[SID] = sid
+    session["seen"] = int(now.timestamp())
+    session.permanent = True
+
+
+def end() -> None:
+    """Sign this browser out. Its row goes, so a copy of the cookie is signed out as well.
+    The caller commits."""
+    sid = session.get(SID)
+    if sid:
+        db.session.execute(sa.delete(UserSession).where(UserSession.id == sid))
+    logout_user()
+    session.clear()
+
 
 def load_user(ident: str):
-    try:
-        user_id, epoch = (int(x) for x in ident.split(":"))
-    except ValueError:
-        return None
-    # One round trip per request: the unit and the roles come with the user.
-    user = db.session.execute(sa.select(User).options(joinedload(User.role_rows))
-                              .where(User.id == user_id)).unique().scalar_one_or_none()
-    # A password change bumps the epoch, which ends every other session of the user.
-    if user is None or user.session_epoch != epoch or not user.active:
+    sid = session.get(SID)
+    if not sid or not ident.isdigit():
+        return None  # also every cookie from before server-side sessions ("id:epoch")
+    stale = clock.utcnow() - _idle_limit() - timedelta(seconds=TOUCH_SECONDS)
+    # One round trip per request: the session row, the user, the unit and the roles.
+    user = db.session.execute(
+        sa.select(User).options(joinedload(User.role_rows))
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == int(ident), UserSession.id == sid, UserSession.seen_at >= stale)
+    ).unique().scalar_one_or_none()
+    if user is None or not user.active:
         return None
     return user
 
 
 def unauthorized():
     if request.headers.get("HX-Request"):
-        from flask import make_response
         resp = make_response("", 401)
         resp.headers["HX-Redirect"] = url_for("auth.login", next=request.full_path)
         return resp
@@ -40,15 +80,30 @@ def unauthorized():
 def enforce_idle_timeout():
     if request.endpoint in (None, "static") or not current_user.is_authenticated:
         return None
-    now = int(clock.utcnow().timestamp())  # the portal's clock, so tests and demos can move it
-    last = session.get("seen", now)
-    idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
-    if now - last > idle:
-        logout_user()
-        session.clear()
+    now = clock.utcnow()  # the portal's clock, so tests and demos can move it
+    stamp = int(now.timestamp())
+    last = session.get("seen", stamp)
+    if stamp - last > current_app.config["SESSION_IDLE_MINUTES"] * 60:
+        end()
+        db.session.commit()
         flash(_("您长时间未操作，已自动退出，请重新登录。"), "info")
         return unauthorized()
-    # Only touch the cookie once a minute, so most responses don't re-set it.
-    if now - last > 60 or "seen" not in session:
-        session["seen"] = now
+    # Only touch the cookie and the row once a minute, so most responses re-set nothing.
+    if stamp - last > TOUCH_SECONDS or "seen" not in session:
+        session["seen"] = stamp
+        # Its own short transaction: committing the request's session here would expire
+        # the user just loaded and cost a second query on the next attribute.
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(UserSession).where(UserSession.id == session.get(SID))
+                         .values(seen_at=now))
     return None
+
+
+def end_other_sessions(user_id: int) -> None:
+    """Every session of the user ends except this browser's (when it is theirs): after a
+    password change or a deactivation. The caller commits."""
+    keep = session.get(SID) if has_request_context() else None
+    query = sa.delete(UserSession).where(UserSession.user_id == user_id)
+    if keep:
+        query = query.where(UserSession.id != keep)
+    db.session.execute(query)

@@ -70,8 +70,6 @@ class User(UserMixin, db.Model):
     title = sa.Column(sa.String(64))
     active = sa.Column(sa.Boolean, nullable=False, default=True)
     locale = sa.Column(sa.String(8))
-    # Bumped on password change so other sessions of the user end.
-    session_epoch = sa.Column(sa.Integer, nullable=False, default=0)
     signature_image_id = sa.Column(sa.Integer)
     created_at = created_column()
 
@@ -86,14 +84,13 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return bool(self.active)
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_epoch}"
-
     # Passwords
     def set_password(self, password: str) -> None:
-        """A new password; ends the user's other sessions."""
+        """A new password; ends the user's other sessions (server-side rows, portal/auth)."""
         self.password_hash = hash_password(password, _hash_method())
-        self.session_epoch = (self.session_epoch or 0) + 1
+        if self.id is not None:
+            from portal.auth.session import end_other_sessions
+            end_other_sessions(self.id)
 
     def check_password(self, password: str) -> bool:
         return verify_password(self.password_hash, password)
@@ -145,11 +142,3 @@ def _hash_method() -> str:
     from flask import current_app
     return current_app.config.get("PASSWORD_HASH_METHOD", "argon2id")
 
-
-class LoginThrottle(db.Model):
-    """Failed logins per account and per address; a key locks after too many."""
-    __tablename__ = "login_throttle"
-    key = sa.Column(sa.String(160), primary_key=True)
-    failures = sa.Column(sa.Integer, nullable=False, default=0)
-    locked_until = sa.Column(sa.DateTime(timezone=True))
-    updated_at = sa.Column(sa.DateTime(timezone=True))

@@ -137,7 +137,7 @@ def create_user(actor: User, data: dict) -> User:
     clean = _check_user(actor, data, None)
     user = User(username=clean["username"], name=clean["name"], unit_id=clean["unit_id"],
                 title=clean["title"], phone=clean["phone"], email=clean["email"],
-                active=clean.get("active", True), session_epoch=0)
+                active=clean.get("active", True))
     user.set_password(clean["password"])
     user.roles = clean["roles"]
     db.session.add(user)
@@ -169,9 +169,10 @@ def update_user(actor: User, user: User, data: dict) -> User:
 def _set_active(user: User, active: bool) -> None:
     user.active = active
     if not active:
-        # load_user already refuses inactive users; the new epoch also keeps old
+        # load_user already refuses inactive users; ending their sessions also keeps old
         # session cookies dead if the account is reactivated later.
-        user.session_epoch = (user.session_epoch or 0) + 1
+        from portal.auth.session import end_other_sessions
+        end_other_sessions(user.id)
 
 
 def deactivate_user(actor: User, user: User) -> User:
