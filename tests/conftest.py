@@ -394,3 +394,25 @@ def last_event(case):
     from portal.signing.models import AuditEvent
     return db.session.execute(sa.select(AuditEvent).where(AuditEvent.case_id == case.id)
                               .order_by(AuditEvent.seq.desc()).limit(1)).scalar_one()
+
+
+# ---------------------------------------------------------------- intake through the web
+
+INTAKE_FORM = {"customer_name": "王秀英", "customer_phone": "139 1234 5678", "customer_type": "consumer",
+               "region": "四川", "customer_address": "成都市武侯区", "product_name": "三鲜水饺",
+               "product_spec": "500g/袋", "batch_no": "2026090110100", "quantity": "2",
+               "purchase_place": "红旗超市", "description": "水饺里有一根头发", "demand": "退货赔偿"}
+
+
+def post_intake(client, files=(), **overrides):
+    """Submit the intake form as a phone does: `files` are (name, bytes) photos."""
+    import io
+    data = {**INTAKE_FORM, **overrides, "csrf_token": csrf_from(client, "/cases/new")}
+    data["photos"] = [(io.BytesIO(content), name) for name, content in files]
+    return client.post("/cases/new", data=data, content_type="multipart/form-data")
+
+
+def jpeg_of_size(size: int) -> bytes:
+    """A real photo padded to exactly `size` bytes (bytes after the JPEG's end are ignored)."""
+    data = jpeg_bytes((320, 240))
+    return data + b"\0" * (size - len(data))
