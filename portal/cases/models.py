@@ -1,9 +1,11 @@
 """The complaint record, its evidence, its number counter, categories and compensation rules."""
 from __future__ import annotations
 
+import unicodedata
+
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import relationship, validates
 
 from portal.cases.states import State, Step
 from portal.clock import as_utc, utcnow
@@ -56,7 +58,11 @@ class Case(db.Model):
 
     # Customer
     customer_name = sa.Column(sa.String(60), nullable=False)
-    customer_phone = sa.Column(sa.String(32), nullable=False)
+    customer_phone = sa.Column(sa.String(32), nullable=False)  # as given: 0371-55551234, +86 138…
+    # Set with customer_phone (below): its digits, and those reversed, so "the last four
+    # digits" is a prefix of the reversed column and goes through an index.
+    customer_phone_digits = sa.Column(sa.String(32))
+    customer_phone_rev = sa.Column(sa.String(32))
     customer_address = sa.Column(sa.String(200))
     region = sa.Column(sa.String(60))
     customer_type = sa.Column(enum_type(CustomerType), nullable=False, default=CustomerType.CONSUMER)
@@ -149,7 +155,7 @@ class Case(db.Model):
         sa.Index("ix_case_step_due", "step", "step_unit_id", "due_at"),
         sa.Index("ix_case_step_user", "step_user_id", "due_at"),
         sa.Index("ix_case_batch_no", "batch_no"),
-        sa.Index("ix_case_customer_phone", "customer_phone"),
+        sa.Index("ix_case_phone_rev", "customer_phone_rev"),
         sa.Index("ix_case_registered_by", "registered_by_id"),
         sa.Index("ix_case_category", "category_id"),
     )
@@ -168,6 +174,12 @@ class Case(db.Model):
 
     def __repr__(self) -> str:
         return f"<Case {self.number}>"
+
+    @validates("customer_phone")
+    def _phone_digits(self, _key, value):
+        self.customer_phone_digits = phone_digits(value)
+        self.customer_phone_rev = self.customer_phone_digits[::-1] or None
+        return value
 
     @property
     def is_open(self) -> bool:
@@ -206,6 +218,18 @@ class Case(db.Model):
     def satisfaction_scores(self) -> dict[str, int | None]:
         from portal.enums import SATISFACTION_DIMENSIONS
         return {name: getattr(self, field) for field, name in SATISFACTION_DIMENSIONS}
+
+
+def phone_digits(phone: str | None) -> str:
+    """The digits of a phone number as a customer or rep types it, without China's country
+    code: "0371-5555 1234" → "037155551234", "+86 138 1234 5678" → "13812345678"."""
+    text = unicodedata.normalize("NFKC", phone or "").strip()  # full-width ０-９ from phone keyboards
+    digits = "".join(ch for ch in text if ch.isascii() and ch.isdigit())
+    if text.startswith("+86"):
+        return digits[2:]
+    if text.startswith("0086"):
+        return digits[4:]
+    return digits
 
 
 def mask_phone(phone: str | None) -> str:

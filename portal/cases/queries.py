@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from portal.batches.lookup import normalise_batch_no
 from portal.cases import access
-from portal.cases.models import Case, Category
+from portal.cases.models import Case, Category, phone_digits
 from portal.cases.states import State, Step
 from portal.clock import SHANGHAI
 from portal.enums import Klass, Role, UnitKind
@@ -19,6 +19,9 @@ from portal.org.models import OrgUnit
 from portal.org.tree import unit_tree
 
 NUMBER_RE = re.compile(r"^KS\d{4}-\d{1,6}$", re.I)
+# What a person types for a phone: digits with spaces, dashes, dots or brackets, maybe +86.
+PHONE_RE = re.compile(r"^\+?[\d\s\-.()（）]+$")
+PHONE_MIN_DIGITS = 4  # "the last four digits" is how people quote a number on the phone
 SORTS = {
     "-received": (Case.received_at.desc(), Case.id.desc()),
     "received": (Case.received_at.asc(), Case.id.asc()),
@@ -64,12 +67,42 @@ class CaseFilters:
                                               "date_to", "batch", "q"))
 
 
-def _local_day_start(value: str) -> datetime | None:
+def local_day_start(value: str) -> datetime | None:
+    """The UTC instant an Asia/Shanghai calendar day starts (users type and read local
+    dates): 2026-09-02 → 2026-09-01 16:00 UTC. None for anything that is not a date."""
     try:
         d = date.fromisoformat(value)
     except ValueError:
         return None
-    return datetime.combine(d, time.min, SHANGHAI)
+    # Bound in UTC, the form the column stores: PostgreSQL compares instants either way,
+    # but SQLite compares the stored text, which is UTC wall time without an offset.
+    return datetime.combine(d, time.min, SHANGHAI).astimezone(timezone.utc)
+
+
+def phone_suffix(text: str) -> str | None:
+    """The digits to look for at the end of customers' phones, if `text` reads as a phone
+    (4+ digits, with any dashes, spaces or +86); None if it is something else."""
+    if not PHONE_RE.match(text):
+        return None
+    digits = phone_digits(text)
+    return digits if len(digits) >= PHONE_MIN_DIGITS else None
+
+
+def _prefix_range(column, prefix: str):
+    """`column` starts with the digit string `prefix`, as a range an ordinary B-tree index
+    serves on PostgreSQL (whatever the collation) and SQLite alike, unlike LIKE 'p%'.
+
+    Strings starting with "4321" are those >= "4321" and < "4322"; "4399" → < "44"; a
+    prefix of only nines has no upper bound among digit strings."""
+    upper = prefix.rstrip("9")
+    if not upper:
+        return column >= prefix
+    upper = upper[:-1] + str(int(upper[-1]) + 1)
+    return sa.and_(column >= prefix, column < upper)
+
+
+def phone_ends_with(digits: str):
+    return _prefix_range(Case.customer_phone_rev, digits[::-1])
 
 
 _branch = aliased(OrgUnit)
@@ -101,9 +134,9 @@ def list_cases(user, f: CaseFilters, page_size: int = 50):
         q = q.where(Case.category_id.in_(ids))
     if f.branch.isdigit():
         q = q.where(Case.branch_id.in_(unit_tree().subtree(int(f.branch))))
-    if f.date_from and (start := _local_day_start(f.date_from)):
+    if f.date_from and (start := local_day_start(f.date_from)):
         q = q.where(Case.received_at >= start)
-    if f.date_to and (end := _local_day_start(f.date_to)):
+    if f.date_to and (end := local_day_start(f.date_to)):
         q = q.where(Case.received_at < end + timedelta(days=1))
     if f.batch:
         q = q.where(Case.batch_no == normalise_batch_no(f.batch))
@@ -111,9 +144,10 @@ def list_cases(user, f: CaseFilters, page_size: int = 50):
         text = f.q.strip()
         if NUMBER_RE.match(text):
             q = q.where(Case.number == text.upper())
-        elif text.isdigit() and len(text) >= 7:
-            # A phone number or a batch number: both indexed, so no scan of the whole table.
-            q = q.where(sa.or_(Case.customer_phone == text, Case.batch_no == text))
+        elif digits := phone_suffix(text):
+            # The end of a phone (or a whole one, landlines with their dash), or a batch
+            # number typed alone: both through their indexes, no scan of the whole table.
+            q = q.where(sa.or_(phone_ends_with(digits), Case.batch_no == normalise_batch_no(text)))
         else:
             like = "%" + text.replace("%", "").replace("_", "") + "%"
             q = q.where(sa.or_(Case.number.ilike(like), Case.customer_name.ilike(like),
@@ -121,6 +155,21 @@ def list_cases(user, f: CaseFilters, page_size: int = 50):
     q = q.order_by(*SORTS[f.sort]).limit(page_size + 1).offset((f.page - 1) * page_size)
     rows = db.session.execute(q).all()
     return rows[:page_size], len(rows) > page_size
+
+
+def branch_choices_for(user, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The list's branch options narrowed to the branches whose cases `user` may see; no
+    options at all (the filter is hidden) when that is a single branch.
+
+    Only a rep's view is bounded by branch (their branch, and what they registered, which is
+    for their branch too); handlers and leaders see their department's cases from every branch.
+    """
+    if access.visible_clause(user) is None or user.roles - {Role.REP}:
+        return choices
+    branch = user.branch_id()
+    mine = {str(u) for u in unit_tree().subtree(branch)} if branch is not None else set()
+    narrowed = [(value, text) for value, text in choices if value and value in mine]
+    return choices[:1] + narrowed if len(narrowed) > 1 else []
 
 
 def inbox_clause(user):
@@ -178,8 +227,10 @@ def related_on_batch(case: Case, user, limit: int = 20):
 
 def earlier_of_customer(case: Case, user, limit: int = 10):
     """Repeat complaints: earlier cases from the same phone number."""
+    if not case.customer_phone_rev:
+        return []
     q = sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.product_name).where(
-        Case.customer_phone == case.customer_phone, Case.id != case.id,
+        Case.customer_phone_rev == case.customer_phone_rev, Case.id != case.id,
         Case.received_at <= case.received_at)
     clause = access.visible_clause(user)
     if clause is not None:

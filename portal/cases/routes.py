@@ -10,7 +10,7 @@ from forms.cases import IntakeForm
 from portal.auth.decorators import roles_required
 from portal.cases import access, bp, evidence, operations, panels
 from portal.cases.models import Attachment, Case
-from portal.cases.queries import SORT_LABELS, CaseFilters, list_cases
+from portal.cases.queries import SORT_LABELS, CaseFilters, branch_choices_for, list_cases
 from portal.enums import Channel, Role, UnitKind
 from portal.clock import local, utcnow
 from portal.errors import AlreadySubmitted, Conflict, DomainError
@@ -34,7 +34,9 @@ def index():
     f = CaseFilters.from_args(request.args)
     rows, has_next = list_cases(current_user, f, current_app.config["PAGE_SIZE"])
     # The filter form's choices are only drawn on the full page.
-    choices = {} if is_htmx() else panels.list_choices()
+    choices = {} if is_htmx() else dict(panels.list_choices())
+    if choices:
+        choices["branch_choices"] = branch_choices_for(current_user, choices["branch_choices"])
     return page_or_partial("cases/list.html", "cases/_results.html", rows=rows, has_next=has_next,
                            f=f, sort_labels=SORT_LABELS, **choices)
 
