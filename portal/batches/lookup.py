@@ -20,7 +20,10 @@ def find_batch(batch_no: str | None) -> Batch | None:
     return db.session.execute(sa.select(Batch).where(Batch.batch_no == batch_no)).scalar_one_or_none()
 
 
-def cases_on_batch(batch_no: str | None, exclude_id: int | None = None) -> int:
+def cases_on_batch(batch_no: str | None, *, viewer, exclude_id: int | None = None) -> int:
+    """How many complaints on this batch `viewer` may see: a count is as telling as the
+    rows, so it follows the same scope (a rep counts their branch's cases, quality all)."""
+    from portal.cases import access
     from portal.cases.models import Case
     batch_no = normalise_batch_no(batch_no)
     if not batch_no:
@@ -28,6 +31,8 @@ def cases_on_batch(batch_no: str | None, exclude_id: int | None = None) -> int:
     q = sa.select(sa.func.count()).select_from(Case).where(Case.batch_no == batch_no)
     if exclude_id:
         q = q.where(Case.id != exclude_id)
+    if (clause := access.visible_clause(viewer)) is not None:
+        q = q.where(clause)
     return db.session.execute(q).scalar_one()
 
 

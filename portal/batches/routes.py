@@ -1,6 +1,6 @@
 """Live look-ups for the intake form: product catalogue search, batch number details."""
 from flask import Blueprint, render_template, request
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from portal.batches.lookup import cases_on_batch, find_batch, normalise_batch_no, search_products
 
@@ -15,7 +15,7 @@ def lookup():
     batch_no = normalise_batch_no(raw)
     batch = find_batch(batch_no)
     return render_template("batches/_lookup.html", batch_no=batch_no, batch=batch,
-                           others=cases_on_batch(batch_no) if batch_no else 0)
+                           others=cases_on_batch(batch_no, viewer=current_user) if batch_no else 0)
 
 
 @bp.route("/products")

@@ -174,7 +174,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "approval_reasons": reason_texts(case.approval_reasons), "decided_by": decided_by(case),
         "signatures": case_signatures(case.id), "batch": batch,
         "batch_cases": queries.related_on_batch(case, current_user),
-        "batch_case_total": cases_on_batch(case.batch_no, exclude_id=case.id),
+        "batch_case_total": cases_on_batch(case.batch_no, viewer=current_user, exclude_id=case.id),
         "earlier": queries.earlier_of_customer(case, current_user),
         "full_phone": access.sees_full_phone(case, current_user),
         "State": State,

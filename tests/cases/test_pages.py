@@ -9,3 +9,28 @@ def test_dispatch_picker_lists_handlers_of_the_chosen_department(app, as_user):
                     query_string={"dispatch-unit_id": unit("PROD1").id}).get_data(as_text=True)
     assert 'id="dispatch-people"' in html and "赵磊" in html and "钱进" not in html
     assert as_user("rep_cd").get(f"/cases/{case.number}/dispatch-people").status_code == 403
+
+
+# ---------------------------------------------------------------- counts follow scope (item 10)
+
+BATCH = "2026090110100"
+
+
+def test_same_batch_count_counts_only_cases_the_reader_may_see(app, as_user):
+    for _ in range(3):
+        make_case("rep_cd", batch_no=BATCH)  # 成都's complaints on the batch
+    own = make_case("rep_zz", batch_no=BATCH)  # 郑州's one
+    # 郑州's rep sees no other case on the batch, so the heading says none.
+    html = as_user("rep_zz").get(f"/cases/{own.number}").get_data(as_text=True)
+    assert "同批号投诉（0）" in html and "同批号投诉（3）" not in html
+    # The desk sees all of them.
+    assert "同批号投诉（3）" in as_user("desk").get(f"/cases/{own.number}").get_data(as_text=True)
+
+
+def test_batch_lookup_at_intake_counts_only_visible_cases(app, as_user):
+    for _ in range(3):
+        make_case("rep_cd", batch_no=BATCH)
+    lookup = {"batch_no": BATCH}
+    assert "该批号暂无其他投诉" in as_user("rep_zz").get("/batches/lookup", query_string=lookup).get_data(as_text=True)
+    assert "该批号已有 3 起投诉" in as_user("rep_cd").get("/batches/lookup", query_string=lookup).get_data(as_text=True)
+    assert "该批号已有 3 起投诉" in as_user("quality").get("/batches/lookup", query_string=lookup).get_data(as_text=True)
