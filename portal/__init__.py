@@ -45,7 +45,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     from portal.batches.routes import bp as batches_bp
     from portal.admin import bp as admin_bp
     from portal.web import bp as web_bp
-    for bp in (auth_bp, cases_bp, batches_bp, admin_bp, web_bp):
+    from portal.work import bp as work_bp
+    for bp in (auth_bp, cases_bp, batches_bp, admin_bp, work_bp, web_bp):
         app.register_blueprint(bp)
 
     from portal import htmx as htmx_helpers, templating, cli, static_files

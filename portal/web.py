@@ -1,15 +1,11 @@
-"""Home, "my work" inbox with its navigation badge, language switch, error pages."""
+"""Home (my work, portal/work/), language switch, error pages."""
 from __future__ import annotations
 
-from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf.csrf import CSRFError
 
-from portal.cases.queries import inbox, inbox_count
-from portal.cases.states import Step
-from portal.enums import Role
-from portal.htmx import page_or_partial
 
 bp = Blueprint("web", __name__)
 
@@ -17,26 +13,7 @@ bp = Blueprint("web", __name__)
 @bp.route("/")
 @login_required
 def home():
-    return redirect(url_for("web.work"))
-
-
-@bp.route("/work")
-@login_required
-def work():
-    """Everything waiting for me, nearest time limit first; leaders can filter to approvals."""
-    only = request.args.get("only")
-    steps = [Step.APPROVE] if only == "approve" else ([Step.SIGN_OFF] if only == "sign_off" else None)
-    rows = inbox(current_user, steps=steps)
-    return page_or_partial("work/index.html", "work/_rows.html", rows=rows, only=only,
-                           is_leader=current_user.has_role(Role.LEADER))
-
-
-@bp.route("/work/count")
-@login_required
-def work_count():
-    resp = make_response(render_template("work/_badge.html", count=inbox_count(current_user)))
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return redirect(url_for("work.index"))
 
 
 @bp.route("/lang/<code>")

@@ -145,7 +145,7 @@ def act(number: str, action: str):
             flash(_("已%(action)s。", action=_(operations.TRANSITIONS[action].label)), "success")
             if not access.can_view(case, current_user):
                 # A handler who sent the case on to another department no longer sees it.
-                return redirect_to(url_for("web.work"))
+                return redirect_to(url_for("work.index"))
             if not is_htmx():
                 return redirect_to(url_for("cases.detail", number=case.number))
             db.session.expire_all()

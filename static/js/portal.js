@@ -3,7 +3,7 @@
   "use strict";
 
   // The words, in the page's language, come from base.html: "{n}天", "剩余 {time}" …
-  var T = window.PORTAL_I18N;
+  var T = JSON.parse(document.getElementById("portal-i18n").textContent);
   function fill(text, values) {
     return text.replace(/\{(\w+)\}/g, function (all, name) { return name in values ? values[name] : all; });
   }
@@ -62,6 +62,12 @@
       fig.appendChild(cap);
       box.appendChild(fig);
     });
+  });
+
+  // Forms that ask first (data-confirm): an inline onsubmit would need 'unsafe-inline' in the CSP.
+  document.addEventListener("submit", function (evt) {
+    var message = evt.target.dataset && evt.target.dataset.confirm;
+    if (message && !window.confirm(message)) evt.preventDefault();
   });
 
   // Product picker: a search result fills the product fields.
