@@ -113,3 +113,16 @@ def test_rep_settles_from_the_case_page(app, as_user):
     html = client.get(f"/cases/{case.number}").get_data(as_text=True)
     assert "待回访确认" in html and "业务员现场处理" in html
     assert "业务员在权限内现场处理，由客服回访确认" in html
+
+
+def test_settle_panel_in_english(app, as_user):
+    import re
+    case = make_case()
+    client = as_user("rep_cd")
+    client.get("/lang/en")
+    html = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    panel = html.split('id="panel-settle"', 1)[1].split("</section>", 1)[0]
+    assert "On-the-spot settlement" in panel and "Record the settlement" in panel
+    # Category names are data (Chinese); every word of the panel itself is English.
+    words = re.sub(r"<option[^>]*>[^<]*</option>", "", panel)
+    assert not re.search(r"[\u4e00-\u9fff]", re.sub(r"<[^>]+>", "", words)), panel
