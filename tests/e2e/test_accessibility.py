@@ -1,0 +1,127 @@
+"""Accessibility: no serious or critical axe-core violation on any page, on a phone and on a
+desktop (colour contrast, links told apart from text, names of controls, …).
+
+axe-core comes inside the `axe-playwright-python` wheel (axe.min.js), so this runs offline.
+"""
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.conftest import make_case_at
+from tests.e2e.conftest import PHONE
+
+DESKTOP = {"viewport": {"width": 1366, "height": 900}}
+CONTEXTS = {"phone": PHONE, "desktop": DESKTOP}
+SERIOUS = {"serious", "critical"}
+
+_axe = Axe()
+
+
+def serious_violations(page) -> list[str]:
+    """axe's serious and critical findings on the page as it is now, one line per element."""
+    results = _axe.run(page)
+    lines = []
+    for v in results.response["violations"]:
+        if v.get("impact") not in SERIOUS:
+            continue
+        for node in v["nodes"]:
+            lines.append(f"{v['id']} ({v['impact']}): {' '.join(node['target'])} — "
+                         f"{node.get('failureSummary', '').splitlines()[-1].strip()} | {node['html'][:120]}")
+    return lines
+
+
+def check(page, path: str, failures: list[str]) -> None:
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    failures.extend(f"{path}: {line}" for line in serious_violations(page))
+
+
+@pytest.fixture(params=list(CONTEXTS))
+def device(request):
+    return request.param, CONTEXTS[request.param]
+
+
+def test_login_and_error_pages(browser, live_server, device):
+    name, ctx = device
+    context = browser.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai", **ctx)
+    page = context.new_page()
+    failures: list[str] = []
+    try:
+        check(page, "/auth/login", failures)
+        page.fill("#username", "rep_cd")
+        page.fill("#password", "wrong-password")
+        page.locator("form button[type=submit]").click()
+        page.wait_for_load_state("networkidle")
+        failures.extend(f"/auth/login (failed): {line}" for line in serious_violations(page))
+        check(page, "/no-such-page", failures)
+    finally:
+        context.close()
+    assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_desk_pages_and_case_states(app, login_as, device):
+    name, ctx = device
+    cases = {stage: make_case_at(stage) for stage in ("new", "info_requested", "verified", "proposed",
+                                                      "called_back", "closed")}
+    page = login_as("desk", **ctx)
+    failures: list[str] = []
+    for path in ("/work", "/cases/", "/cases/?state=open&klass=major", "/cases/new", "/auth/password",
+                 "/cases/KS0000-000000"):
+        check(page, path, failures)
+    for stage, case in cases.items():
+        check(page, f"/cases/{case.number}", failures)
+    assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_handler_and_leader_panels(app, login_as, device):
+    name, ctx = device
+    dispatched = make_case_at("dispatched")
+    acknowledged = make_case_at("acknowledged")
+    proposed = make_case_at("proposed")
+    approved = make_case_at("approved")
+    failures: list[str] = []
+    handler = login_as("handler_prod1", **ctx)
+    for case in (dispatched, acknowledged, approved):
+        check(handler, f"/cases/{case.number}", failures)
+    check(handler, "/work", failures)
+    leader = login_as("leader_prod1", **ctx)
+    for path in ("/work", "/work?only=approve", f"/cases/{proposed.number}"):
+        check(leader, path, failures)
+    rep = login_as("rep_cd", **ctx)
+    for path in ("/cases/new", "/work", f"/cases/{make_case_at('implemented').number}"):
+        check(rep, path, failures)
+    assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_admin_pages(app, login_as, device):
+    name, ctx = device
+    page = login_as("admin", **ctx)
+    failures: list[str] = []
+    for path in ("/admin/users", "/admin/users/new", "/admin/units", "/admin/units/new", "/cases/new"):
+        check(page, path, failures)
+    page.goto("/admin/users")
+    link = page.locator("main a[href^='/admin/users/']").filter(has_not_text="新").first
+    if link.count():
+        link.click()
+        page.wait_for_load_state("networkidle")
+        failures.extend(f"user edit: {line}" for line in serious_violations(page))
+    page.goto("/admin/units")
+    link = page.locator("main a[href^='/admin/units/']").filter(has_not_text="新").first
+    if link.count():
+        link.click()
+        page.wait_for_load_state("networkidle")
+        failures.extend(f"unit edit: {line}" for line in serious_violations(page))
+    assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_english_pages(app, login_as, device):
+    """English labels are longer: they must keep the same contrast and names."""
+    name, ctx = device
+    case = make_case_at("proposed")
+    page = login_as("leader_prod1", **ctx)
+    page.goto("/lang/en")
+    failures: list[str] = []
+    for path in ("/work", "/cases/", f"/cases/{case.number}"):
+        check(page, path, failures)
+    assert not failures, f"{name}:\n" + "\n".join(failures)
