@@ -49,9 +49,10 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     for bp in (auth_bp, cases_bp, batches_bp, admin_bp, work_bp, web_bp):
         app.register_blueprint(bp)
 
-    from portal import htmx as htmx_helpers, templating, cli, static_files
+    from portal import htmx as htmx_helpers, templating, cli, security, static_files
     from portal.cases import present
     htmx_helpers.init_app(app)
+    security.init_app(app)
     templating.init_app(app)
     static_files.init_app(app)
     _compression(app)

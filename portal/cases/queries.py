@@ -12,7 +12,7 @@ from portal.batches.lookup import normalise_batch_no
 from portal.cases import access
 from portal.cases.models import Case, Category, phone_digits
 from portal.cases.states import State, Step
-from portal.clock import SHANGHAI
+from portal.clock import SHANGHAI, utcnow
 from portal.enums import Klass, Role, UnitKind
 from portal.extensions import db
 from portal.org.models import OrgUnit
@@ -49,10 +49,7 @@ class CaseFilters:
         f = cls(**{k: (args.get(k) or "").strip()[:60] for k in
                    ("state", "klass", "category", "branch", "date_from", "date_to", "batch", "q")})
         f.sort = args.get("sort") if args.get("sort") in SORTS else "-received"
-        try:
-            f.page = max(1, min(int(args.get("page", 1)), 10_000))
-        except ValueError:
-            f.page = 1
+        f.page = page_arg(args)
         return f
 
     def as_args(self, **override) -> dict:
@@ -105,6 +102,27 @@ def phone_ends_with(digits: str):
     return _prefix_range(Case.customer_phone_rev, digits[::-1])
 
 
+def search_clause(text: str):
+    """The search box of the case list and of my work: a case number, the end of a phone
+    (or a whole one, landlines with their dash), a batch number, or words of a name or product."""
+    text = text.strip()
+    if NUMBER_RE.match(text):
+        return Case.number == text.upper()
+    if digits := phone_suffix(text):
+        # Both through their indexes, no scan of the whole table.
+        return sa.or_(phone_ends_with(digits), Case.batch_no == normalise_batch_no(text))
+    like = "%" + text.replace("%", "").replace("_", "") + "%"
+    return sa.or_(Case.number.ilike(like), Case.customer_name.ilike(like),
+                  Case.product_name.ilike(like), Case.batch_no == normalise_batch_no(text))
+
+
+def page_arg(args) -> int:
+    try:
+        return max(1, min(int(args.get("page", 1)), 10_000))
+    except ValueError:
+        return 1
+
+
 _branch = aliased(OrgUnit)
 # Built once (statements are immutable): building it took longer than PostgreSQL runs it.
 _LIST_SELECT = (sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.klass, Case.customer_name,
@@ -140,18 +158,8 @@ def list_cases(user, f: CaseFilters, page_size: int = 50):
         q = q.where(Case.received_at < end + timedelta(days=1))
     if f.batch:
         q = q.where(Case.batch_no == normalise_batch_no(f.batch))
-    if f.q:
-        text = f.q.strip()
-        if NUMBER_RE.match(text):
-            q = q.where(Case.number == text.upper())
-        elif digits := phone_suffix(text):
-            # The end of a phone (or a whole one, landlines with their dash), or a batch
-            # number typed alone: both through their indexes, no scan of the whole table.
-            q = q.where(sa.or_(phone_ends_with(digits), Case.batch_no == normalise_batch_no(text)))
-        else:
-            like = "%" + text.replace("%", "").replace("_", "") + "%"
-            q = q.where(sa.or_(Case.number.ilike(like), Case.customer_name.ilike(like),
-                               Case.product_name.ilike(like), Case.batch_no == normalise_batch_no(text)))
+    if f.q.strip():
+        q = q.where(search_clause(f.q))
     q = q.order_by(*SORTS[f.sort]).limit(page_size + 1).offset((f.page - 1) * page_size)
     rows = db.session.execute(q).all()
     return rows[:page_size], len(rows) > page_size
@@ -197,16 +205,76 @@ def inbox_clause(user):
     return sa.or_(*parts)
 
 
+@dataclass
+class WorkFilters:
+    """What narrows 我的待办: one step, only what is overdue, a search."""
+    step: str = ""
+    overdue: bool = False
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> "WorkFilters":
+        # `only=approve` was the leaders' link before steps could be chosen; old bookmarks keep working.
+        step = args.get("step") or args.get("only") or ""
+        return cls(step=step if Step.get(step) else "", overdue=args.get("overdue") == "1",
+                   q=(args.get("q") or "").strip()[:60], page=page_arg(args))
+
+    def as_args(self, **override) -> dict:
+        d = {"step": self.step, "overdue": "1" if self.overdue else "", "q": self.q, "page": self.page}
+        d.update(override)
+        return {k: v for k, v in d.items() if v not in ("", None, False) and not (k == "page" and v == 1)}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.step or self.overdue or self.q)
+
+
+_INBOX_SELECT = (sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.klass, Case.customer_name,
+                           Case.product_name, Case.batch_no, Case.due_at, Case.step, Case.escalation_level,
+                           Case.comp_cash, Case.approval_reasons, _branch.name.label("branch_name"))
+                 .outerjoin(_branch, _branch.id == Case.branch_id))
+_INBOX_ORDER = (Case.due_at.asc().nulls_last(), Case.id)
+
+
+def _inbox_where(user, f: WorkFilters) -> list:
+    where = [inbox_clause(user)]
+    if f.step:
+        where.append(Case.step == Step(f.step))
+    if f.overdue:
+        where.append(Case.due_at < utcnow())  # an aware UTC bound: see local_day_start
+    if f.q:
+        where.append(search_clause(f.q))
+    return where
+
+
+def inbox_page(user, f: WorkFilters, page_size: int = 50):
+    """One page of my work, nearest time limit first, and how many rows match in all.
+
+    Offset paging with a count: an inbox holds hundreds of cases, not millions, so both are
+    cheap, and the count is what the navigation badge shows when nothing is filtered.
+    """
+    where = _inbox_where(user, f)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(Case).where(*where)).scalar_one()
+    rows = db.session.execute(_INBOX_SELECT.where(*where).order_by(*_INBOX_ORDER)
+                              .limit(page_size).offset((f.page - 1) * page_size)).all()
+    return rows, total
+
+
+def inbox_steps(user) -> list[tuple[Step, int]]:
+    """The steps my work is waiting on, with how many of each (the step filter's options)."""
+    rows = db.session.execute(sa.select(Case.step, sa.func.count()).where(inbox_clause(user))
+                              .group_by(Case.step)).all()
+    found = dict(rows)
+    return [(step, found[step]) for step in Step if step in found]
+
+
 def inbox(user, limit: int = 200, steps: list[Step] | None = None):
-    branch = aliased(OrgUnit)
-    q = (sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.klass, Case.customer_name,
-                   Case.product_name, Case.batch_no, Case.due_at, Case.step, Case.escalation_level,
-                   Case.comp_cash, Case.approval_reasons, branch.name.label("branch_name"))
-         .outerjoin(branch, branch.id == Case.branch_id)
-         .where(inbox_clause(user)))
+    """The first rows of my work, optionally of some steps only (the leader's "next approval")."""
+    q = _INBOX_SELECT.where(inbox_clause(user))
     if steps:
         q = q.where(Case.step.in_(steps))
-    return db.session.execute(q.order_by(Case.due_at.asc().nulls_last(), Case.id).limit(limit)).all()
+    return db.session.execute(q.order_by(*_INBOX_ORDER).limit(limit)).all()
 
 
 def inbox_count(user) -> int:
