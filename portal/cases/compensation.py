@@ -129,7 +129,10 @@ def reason_text(reason) -> str:
     if "klass" in params:
         klass = Klass.get(params["klass"])
         params["klass"] = klass.label if klass else params["klass"]
-    return gettext(REASONS[code], **params)
+    try:
+        return gettext(REASONS[code], **params)
+    except (KeyError, TypeError, ValueError):  # a row edited by hand: show the code, never a 500
+        return str(code)
 
 
 def reason_texts(reasons) -> list[str]:
