@@ -41,6 +41,7 @@ APP_ROOT = Path(os.environ.get("BENCH_APP_ROOT", ROOT)).resolve()
 sys.path.insert(0, str(APP_ROOT))
 
 from portal.cases.states import State, Step  # noqa: E402  (values only, no app needed)
+from portal.cases.models import phone_digits  # noqa: E402
 from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility,  # noqa: E402
                           SettlementForm, Validity)
 
@@ -279,6 +280,7 @@ class BatchIndex:
 
 COLUMNS = (
     "id number version received_at channel kind registered_by_id branch_id customer_name customer_phone "
+    "customer_phone_digits customer_phone_rev "
     "customer_address region customer_type product_id product_name product_spec batch_no batch_id "
     "production_date quantity purchase_place purchase_date description demand urgent threatens_media klass "
     "category_id validity validity_reason info_request info_reply state step step_unit_id step_user_id "
@@ -437,6 +439,8 @@ class Generator:
             "number": number, "received_at": received, "channel": channel, "kind": Kind.COMPLAINT,
             "registered_by_id": registered_by, "branch_id": branch_id,
             "customer_name": name, "customer_phone": phone, "customer_address": address, "region": region,
+            # COPY bypasses the model, which fills these at intake (phone search by its last digits).
+            "customer_phone_digits": phone_digits(phone), "customer_phone_rev": phone_digits(phone)[::-1] or None,
             "customer_type": customer_type, "product_id": pid, "product_name": pname, "product_spec": pspec,
             "batch_no": batch_no, "batch_id": batch[0] if batch else None,
             "production_date": batch[2] if batch else None, "quantity": rng.choice((1, 1, 1, 1, 2, 2, 3, 5, 10)),
