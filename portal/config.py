@@ -49,7 +49,6 @@ class Config:
     TIMEZONE = "Asia/Shanghai"
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
-    LANGUAGES = {"zh_CN": "中文", "en": "English"}
 
     # Session and cookie hardening.
     SESSION_COOKIE_HTTPONLY = True

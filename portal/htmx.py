@@ -24,11 +24,6 @@ def redirect_to(url: str):
     return redirect(url, code=303)
 
 
-def trigger(resp, *events: str):
-    resp.headers["HX-Trigger"] = ", ".join(events)
-    return resp
-
-
 def init_app(app) -> None:
     @app.after_request
     def _vary(resp):

@@ -1,10 +1,10 @@
 """Template filters and globals (cheap formatting: lists render hundreds of these)."""
 from __future__ import annotations
 
-from flask_babel import get_locale
 
 from portal import clock
 from portal.cases.models import mask_phone
+from portal.i18n import locale_code
 
 
 def _iso(value) -> str:
@@ -26,7 +26,4 @@ def init_app(app) -> None:
     @app.context_processor
     def _globals():
         # Babel says zh_Hans_CN; templates compare against the codes we offer.
-        loc = get_locale()
-        code = "en" if loc is not None and loc.language == "en" else "zh_CN"
-        return {"locale": code, "languages": app.config["LANGUAGES"],
-                "now_iso": _iso(clock.utcnow())}
+        return {"locale": locale_code()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.cases.models import Case
-from portal.cases.states import STEP_ROLES, Step
+from portal.cases.states import Step
 from portal.enums import Role, UnitKind
 from portal.org.tree import unit_tree
 
@@ -91,7 +91,3 @@ def may_settle_on_spot(case: Case, user) -> bool:
     branch = user.branch_id()
     return case.registered_by_id == user.id or (
         branch is not None and case.branch_id is not None and unit_tree().contains(branch, case.branch_id))
-
-
-def can_act(case: Case, user, step: Step) -> bool:
-    return bool(user.roles & STEP_ROLES[step]) and in_step_scope(case, user, step)

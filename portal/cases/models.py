@@ -182,11 +182,6 @@ class Case(db.Model):
         return value
 
     @property
-    def is_open(self) -> bool:
-        from portal.cases.states import OPEN_STATES
-        return self.state in OPEN_STATES
-
-    @property
     def overdue(self) -> bool:
         return self.due_at is not None and as_utc(self.due_at) < utcnow()
 

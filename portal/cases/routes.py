@@ -19,7 +19,7 @@ from portal.htmx import is_htmx, page_or_partial, redirect_to
 from portal.org.tree import unit_tree
 
 
-def get_case(number: str, *, for_update: bool = False) -> Case:
+def get_case(number: str) -> Case:
     """The case by number if the current user may see it; 404 otherwise (no hint it exists)."""
     q = sa.select(Case).where(Case.number == number)
     case = db.session.execute(q).unique().scalar_one_or_none()

@@ -27,10 +27,6 @@ class OrgUnit(db.Model):
     def __repr__(self) -> str:
         return f"<OrgUnit {self.code}>"
 
-    @property
-    def is_branch(self) -> bool:
-        return self.kind == UnitKind.BRANCH
-
     def subtree_ids(self) -> list[int]:
         """This unit and every unit below it (the tree is small: tens of units)."""
         units = db.session.execute(sa.select(OrgUnit.id, OrgUnit.parent_id)).all()
@@ -43,13 +39,6 @@ class OrgUnit(db.Model):
             out.append(uid)
             todo.extend(children.get(uid, []))
         return out
-
-    def path_name(self) -> str:
-        names, unit = [], self
-        while unit is not None and unit.kind != UnitKind.COMPANY:
-            names.append(unit.name)
-            unit = unit.parent
-        return " / ".join(reversed(names)) or self.name
 
 
 class UserRole(db.Model):
@@ -120,13 +109,6 @@ class User(UserMixin, db.Model):
     def role_labels(self) -> str:
         # TRANSLATORS: "、" separates the items of a list of names.
         return gettext("、").join(r.label for r in Role if r in self.roles)
-
-    @property
-    def primary_role(self) -> Role | None:
-        for r in (Role.LEADER, Role.QUALITY, Role.DESK, Role.HANDLER, Role.REP, Role.ADMIN):
-            if r in self.roles:
-                return r
-        return None
 
     def branch_id(self) -> int | None:
         """The branch a rep works for: their own unit or the nearest branch above it."""
