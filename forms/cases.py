@@ -2,14 +2,17 @@
 
 Labels and messages are lazy_gettext strings; choices built from enums are callables, so they
 are labelled in the language of the request that shows the form, not at import."""
+from datetime import timezone
+
 from flask_babel import gettext as _, lazy_gettext as _l
-from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField,
+from wtforms import (BooleanField, DateField, DateTimeLocalField, DecimalField, HiddenField, IntegerField,
                      MultipleFileField, PasswordField, RadioField, SelectField, StringField,
                      TextAreaField)
 from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional,
                                 Regexp, StopValidation)
 
 from forms import BaseForm
+from portal.clock import SHANGHAI
 from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility, SettlementForm,
                           Validity)
 
@@ -32,6 +35,8 @@ def _choices(enum_cls):
 class IntakeForm(BaseForm):
     channel = SelectField(_l("受理渠道"), validators=[Optional()])
     branch_id = SelectField(_l("所属分公司"), validators=[Optional()])
+    # Asia/Shanghai wall time as the desk reads it off the letter or mail (desk only).
+    received_at = DateTimeLocalField(_l("实际收到时间"), tz=SHANGHAI, validators=[Optional()])
     customer_name = StringField(_l("顾客姓名"), validators=[DataRequired(REQUIRED), Length(max=60)])
     customer_phone = StringField(_l("联系电话"), validators=[DataRequired(REQUIRED), PHONE])
     customer_type = SelectField(_l("顾客类型"), validators=[Optional()])
@@ -56,6 +61,11 @@ class IntakeForm(BaseForm):
         self.channel.choices = [(c.value, c.label) for c in Channel if c != Channel.FIELD] if desk else []
         self.branch_id.choices = [("", _("总部直接受理"))] + [(str(u.id), u.name) for u in branches]
         self.customer_type.choices = CustomerType.choices()
+
+    def received_at_utc(self):
+        """The typed local time as aware UTC (None when left empty: received now)."""
+        value = self.received_at.data
+        return value.astimezone(timezone.utc) if value else None
 
     def data_for_case(self) -> dict:
         from portal.batches.lookup import normalise_batch_no
@@ -100,13 +110,23 @@ class SupplyInfoForm(StepForm):
 
 
 class TraceForm(StepForm):
-    pass
+    # Filled in only when the batch register does not know the batch: quality decides by hand.
+    unit_id = SelectField(_l("生产部门"), validators=[Optional()])
+    line = StringField(_l("生产线（可选）"), validators=[Optional(), Length(max=40)])
+    reason = TextAreaField(_l("判断依据"), validators=[Optional(), Length(max=1000)])
 
 
 class DispatchForm(StepForm):
     unit_id = SelectField(_l("责任部门"), validators=[DataRequired(_l("请选择责任部门"))])
     user_id = SelectField(_l("经办人（可选）"), validators=[Optional()])
     note = TextAreaField(_l("分派说明"), validators=[Optional(), Length(max=2000)])
+
+
+class RedispatchForm(DispatchForm):
+    """改派: the same picker as the dispatch, and a reason that goes into the timeline."""
+    unit_id = SelectField(_l("改派到"), validators=[DataRequired(_l("请选择改派到的部门"))])
+    note = None
+    reason = TextAreaField(_l("改派原因"), validators=[DataRequired(REQUIRED), Length(max=2000)])
 
 
 class AcknowledgeForm(StepForm):

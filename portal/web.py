@@ -6,6 +6,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf.csrf import CSRFError
 
+from portal.errors import render_error_page
 
 bp = Blueprint("web", __name__)
 
@@ -27,8 +28,7 @@ def set_language(code: str):
 
 @bp.app_errorhandler(CSRFError)
 def csrf_error(e):
-    return render_template("errors/error.html", code=400,
-                           message=_("页面已过期或缺少安全令牌，请刷新页面后重试。")), 400
+    return render_error_page(400, _("页面已过期或缺少安全令牌，请刷新页面后重试。"))
 
 
 def _error(code: int, default: str):
@@ -36,7 +36,7 @@ def _error(code: int, default: str):
         message = getattr(e, "description", None)
         if not message or message.startswith(("The ", "You ", "Forbidden", "Not Found")):
             message = default
-        return render_template("errors/error.html", code=code, message=message), code
+        return render_error_page(code, message)
     return handler
 
 

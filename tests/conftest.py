@@ -329,7 +329,7 @@ ACTS_ON = {"verify": "new", "request_info": "new", "settle": "new", "supply_info
            "trace_batch": "verified", "dispatch": "verified", "acknowledge": "dispatched",
            "propose": "acknowledged", "approve": "proposed", "reject": "proposed",
            "implement": "approved", "callback": "implemented", "sign_off": "called_back",
-           "reopen": "closed"}
+           "reopen": "closed", "redispatch": "dispatched"}
 
 # A minimal valid form for each step (field names without the `<panel>-` prefix).
 FORMS = {
@@ -351,6 +351,7 @@ FORMS = {
     "callback": lambda: {"reached": "yes", "satisfied": "yes", "score_quality": "5"},
     "sign_off": lambda: {"password": PASSWORD, "comment": "同意结案"},
     "reopen": lambda: {"reason": "顾客再次投诉同一问题"},
+    "redispatch": lambda: {"unit_id": str(unit("PROD2").id), "reason": "汤圆是生产二部的产品"},
 }
 # The decision panel shows approve and reject together; reject posts the approve form.
 PREFIX = {"reject": "approve"}
@@ -363,7 +364,8 @@ def signed_in(app, username: str, password: str = PASSWORD):
     resp = client.post("/auth/login", data={"username": username, "password": password,
                                             "csrf_token": token})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
-    return client, token
+    # The login renews the CSRF token: take the session's new one from a page.
+    return client, csrf_from(client, "/work")
 
 
 def post_step(client, token: str, case_or_number, action: str, *, version=None, **fields):
@@ -416,3 +418,41 @@ def jpeg_of_size(size: int) -> bytes:
     """A real photo padded to exactly `size` bytes (bytes after the JPEG's end are ignored)."""
     data = jpeg_bytes((320, 240))
     return data + b"\0" * (size - len(data))
+
+
+# ---------------------------------------------------------------- English pages
+
+HAN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Attributes a reader sees or hears: hints, tooltips, screen-reader names, confirm dialogs.
+_READ_ATTRS = re.compile(r'\b(?:placeholder|title|aria-label|alt|hx-confirm|data-confirm)="([^"]*)"')
+
+
+def stored_texts() -> list[str]:
+    """Every Chinese text stored in the database (names, case facts, notes, …), longest first:
+    data, shown as entered on English pages too."""
+    from portal.extensions import db
+    texts = set()
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text))]
+        if not columns:
+            continue
+        for row in db.session.execute(sa.select(*columns)):
+            texts.update(v for v in row if isinstance(v, str) and HAN.search(v))
+    return sorted(texts, key=len, reverse=True)
+
+
+def leftover_chinese(html: str, data: list[str]) -> list[str]:
+    """The Chinese a reader of `html` would see once the stored data is taken out: each text
+    node and readable attribute that still holds a Han character."""
+    import html as html_lib
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    pieces = _READ_ATTRS.findall(html) + re.split(r"<[^>]+>", html)
+    left = []
+    for piece in pieces:
+        text = html_lib.unescape(piece)
+        for value in data:
+            text = text.replace(value, " ")
+        text = " ".join(text.split())
+        if HAN.search(text):
+            left.append(text)
+    return left

@@ -23,7 +23,11 @@ from portal.clock import utcnow
 from portal.errors import ValidationError
 
 register_heif_opener()
-Image.MAX_IMAGE_PIXELS = 80_000_000  # a phone photo is ≤ 50 MP; more is a decompression bomb
+# A phone photo is at most 50 MP (8160×6120 on the largest sensors). More is refused from the
+# header, before decoding: a few hundred KB of PNG can claim 12000×12000 and cost 1.3 GB to
+# decode. Pillow's own guard stays as a backstop (it raises only above twice its limit).
+MAX_PHOTO_PIXELS = 50_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PHOTO_PIXELS
 
 PHOTO_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"),
                  "WEBP": ("image/webp", "webp"), "HEIF": ("image/heic", "heic")}
@@ -132,6 +136,8 @@ def store_upload(file) -> StoredFile:
             if fmt not in PHOTO_FORMATS:
                 raise ValidationError(_("文件「%(name)s」的格式不受支持：只接受 JPEG、PNG、WebP、HEIC 照片或 PDF 文档。", name=name))
             width, height = img.size
+            if width * height > MAX_PHOTO_PIXELS:
+                raise _too_many_pixels(name)
             if fmt == "JPEG":
                 # Decoding at 1/8 scale still reads every byte of the image data, so a
                 # truncated or corrupt photo fails here at a fraction of the full cost.
@@ -140,6 +146,8 @@ def store_upload(file) -> StoredFile:
             img.load()
         except ValidationError:
             raise
+        except Image.DecompressionBombError:  # so large that Pillow refuses even to open it
+            raise _too_many_pixels(name)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
             raise ValidationError(_("文件「%(name)s」不是可识别的照片或 PDF（文件内容与格式不符或已损坏）。", name=name))
         content_type, ext = PHOTO_FORMATS[fmt]
@@ -153,6 +161,23 @@ def store_upload(file) -> StoredFile:
     return StoredFile(token=token, stored_name=stored_name, original_name=name,
                       content_type=content_type, size=len(data),
                       sha256=hashlib.sha256(data).hexdigest(), width=width, height=height)
+
+
+def _too_many_pixels(name: str) -> ValidationError:
+    return ValidationError(_("照片「%(name)s」的像素超过 %(mp)s 百万像素的上限，请缩小后再上传。",
+                             name=name, mp=MAX_PHOTO_PIXELS // 1_000_000))
+
+
+def join_sentences(messages: list[str]) -> str | None:
+    """Several messages as one paragraph. Each is a whole sentence with its own full stop, so
+    a separator such as "；" would read "。；": Chinese sentences simply follow each other, and
+    one ending in a Western full stop gets a space before the next (English)."""
+    out = ""
+    for message in messages:
+        if out and not out.endswith(("。", "！", "？")):
+            out += " "
+        out += message
+    return out or None
 
 
 def sign_token(f: StoredFile, user_id: int) -> str:
@@ -196,7 +221,7 @@ def collect(files, tokens, user_id: int, *, existing_bytes: int = 0, existing_co
         errors.append(_("附件总大小超过每个投诉 %(mb)s MB 的上限，请删减后再提交。", mb=cfg["MAX_CASE_BYTES"] // (1024 * 1024)))
     if existing_count + len(kept) > cfg["MAX_FILES_PER_CASE"]:
         errors.append(_("附件数量超过每个投诉 %(n)s 个的上限。", n=cfg["MAX_FILES_PER_CASE"]))
-    return kept, (_("；").join(errors) or None)
+    return kept, join_sentences(errors)
 
 
 def purge_orphans(max_age_hours: int = 48) -> int:

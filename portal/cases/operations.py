@@ -25,7 +25,7 @@ from portal.cases.states import STEP_ROLES, State, Step
 from portal.clock import as_utc, utcnow
 from portal.enums import (Channel, Kind, Klass, Responsibility, Role, SettlementForm,
                           SignatureMeaning, Validity)
-from portal.errors import Conflict, PermissionDenied, ValidationError
+from portal.errors import AlreadySubmitted, Conflict, PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.jsonutil import jsonable
 from portal.notify.outbox import hand_to_workers, notify_users
@@ -67,6 +67,9 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
     Transition("callback", "回访", step=Step.CALLBACK),
     Transition("sign_off", "签字结案", step=Step.SIGN_OFF),
     Transition("reopen", "重新打开", states=frozenset({State.CLOSED}), roles=frozenset({Role.DESK})),
+    # 改派: while the department has not yet proposed a solution (scope: _may_redispatch).
+    Transition("redispatch", "改派", states=frozenset({State.INVESTIGATING}),
+               roles=frozenset({Role.DESK, Role.HANDLER, Role.LEADER})),
 ]}
 
 
@@ -88,6 +91,9 @@ def check(case: Case, actor: User, name: str, version: int | None) -> Transition
         raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
                                  number=case.number, action=_(t.label)))
     if t.name == "settle" and not access.may_settle_on_spot(case, actor):
+        raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
+                                 number=case.number, action=_(t.label)))
+    if t.name == "redispatch" and not _may_redispatch(case, actor):
         raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
                                  number=case.number, action=_(t.label)))
     return t
@@ -241,39 +247,91 @@ INTAKE_FIELDS = ("customer_name", "customer_phone", "customer_address", "region"
                  "urgent", "threatens_media")
 
 
+# Letters, faxes, mail, the press and regulators reach the desk some time after they were
+# received; their time limits count from that moment (PROCEDURES.md §4), so the desk enters it.
+DEFERRED_CHANNELS = frozenset({Channel.FAX, Channel.LETTER, Channel.EMAIL, Channel.MEDIA,
+                               Channel.REGULATOR})
+# Older than this is a typing error (a wrong year or month), not a letter that lay on a desk.
+RECEIVED_MAX_AGE_DAYS = 30
+
+
+def _received_time(channel: Channel, received_at, now):
+    """The moment the complaint reached the company: now, or what the desk typed for a letter."""
+    def refuse(message: str):
+        # Shown beside the field itself, whole: the desk needs the reason there.
+        raise ValidationError(message, {"received_at": message})
+    if received_at is None:
+        if channel in DEFERRED_CHANNELS:
+            refuse(_("「%(channel)s」渠道的投诉请填写实际收到时间，时限从收到时起算。", channel=channel.label))
+        return now
+    received_at = as_utc(received_at)
+    if received_at > now:
+        refuse(_("实际收到时间不能晚于现在。"))
+    if received_at < now - timedelta(days=RECEIVED_MAX_AGE_DAYS):
+        refuse(_("实际收到时间不能早于 %(days)s 天前，请检查年份和月份。", days=RECEIVED_MAX_AGE_DAYS))
+    return received_at
+
+
+def _refuse_resubmission(files: list[StoredFile]) -> None:
+    """Back after a successful intake shows the form again with its upload tokens; sending it
+    once more would attach the same files to a second case (and trip the unique token)."""
+    tokens = [f.token for f in files]
+    if not tokens:
+        return
+    number = db.session.execute(
+        sa.select(Case.number).join(Attachment, Attachment.case_id == Case.id)
+        .where(Attachment.token.in_(tokens)).limit(1)).scalar()
+    if number is not None:
+        raise AlreadySubmitted(_("这份投诉已经提交过，编号 %(number)s，请勿重复提交。", number=number),
+                               case_number=number)
+
+
 def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: Channel | None = None,
                   branch_id: int | None = None, received_at=None) -> Case:
-    """Intake (受理登记): a rep in the field or the desk registers a complaint."""
+    """Intake (受理登记): a rep in the field or the desk registers a complaint.
+
+    `received_at` (desk only) is when a letter, fax or mail arrived; the first time limit
+    counts from it."""
     if not actor.has_role(Role.REP, Role.DESK):
         raise PermissionDenied(_("只有业务员和客服专员可以登记投诉。"))
     _require(data, {"customer_name": _("顾客姓名"), "customer_phone": _("联系电话"),
                     "product_name": _("产品"), "description": _("问题描述")})
+    now = utcnow()
     if actor.has_role(Role.DESK):
         channel = channel or Channel.HOTLINE
+        received = _received_time(channel, received_at, now)
     else:
+        # A rep registers on the spot: the complaint is received as it is typed.
         channel = Channel.FIELD
         branch_id = actor.branch_id()
+        received = now
     if branch_id is not None and unit_tree().units.get(branch_id) is None:
         raise ValidationError(_("所选分公司不存在。"), {"branch_id": _("分公司不存在")})
     from portal.batches.lookup import find_batch
+    from portal.batches.models import Product
+    if data.get("product_id") is not None and db.session.get(Product, data["product_id"]) is None:
+        # Only a tampered form gets here (the picker offers catalogue products).
+        message = _("所选产品不在产品目录中，请重新选择产品。")
+        raise ValidationError(message, {"product_name": message})
+    _refuse_resubmission(files)
     batch = find_batch(data.get("batch_no"))
     values = {k: data.get(k) for k in INTAKE_FIELDS}
     if batch is not None:
         values["production_date"] = values["production_date"] or batch.production_date
         values["product_id"] = values["product_id"] or batch.product_id
-    now = utcnow()
-    case = Case(number=next_number(now), received_at=received_at or now, channel=channel,
+    case = Case(number=next_number(now), received_at=received, channel=channel,
                 kind=Kind.COMPLAINT, registered_by_id=actor.id, branch_id=branch_id,
                 batch_id=batch.id if batch else None, state=State.NEW,
                 suggested_unit_id=batch.production_unit_id if batch else None, **values)
-    for k, v in _enter(case, Step.VERIFY, now=now).items():
+    for k, v in _enter(case, Step.VERIFY, now=received).items():
         setattr(case, k, v)
     db.session.add(case)
     db.session.flush()
     files_meta = _attach(case, files, actor, "evidence")
+    extra = {"received_at": received} if received != now else {}
     _commit(case, "registered", actor, {},
-            {"number": case.number, "channel": channel, **{k: values[k] for k in values if values[k]},
-             "files": files_meta})
+            {"number": case.number, "channel": channel, **extra,
+             **{k: values[k] for k in values if values[k]}, "files": files_meta})
     _renditions_for(case, files)
     return case
 
@@ -329,34 +387,79 @@ def supply_info(case: Case, actor: User, version: int, *, reply: str,
     return case
 
 
-def trace_batch(case: Case, actor: User, version: int) -> Case:
-    """Quality traces the batch number to its production department (a suggestion for dispatch)."""
+def trace_batch(case: Case, actor: User, version: int, *, unit_id: int | None = None,
+                line: str | None = None, reason: str | None = None) -> Case:
+    """Quality traces the batch number to its production department (a suggestion for dispatch).
+
+    A batch the register does not know (or knows without a department) is not a dead end:
+    quality names the department, and the line if known, by hand, with the reason."""
     check(case, actor, "trace_batch", version)
+    if unit_id:
+        unit = _department(unit_id, field="unit_id", message=_("请选择生产部门。"))
+        _require({"reason": reason}, {"reason": _("判断依据")})
+        where = f"{unit.name} {line or ''}".strip()
+        before, after = _apply(case, {"suggested_unit_id": unit.id})
+        after.update(line=line or None, reason=reason)
+        return _commit(case, "batch_assigned", actor, before, after,
+                       note=f"{where}：{reason}", notify=False)
     from portal.batches.lookup import find_batch
     batch = find_batch(case.batch_no)
     if batch is None or batch.production_unit_id is None:
-        raise ValidationError(_("批号「%(no)s」在批次档案中查不到生产部门，请人工判断。",
-                                no=case.batch_no or _("（未填）")))
+        raise ValidationError(_("批号「%(no)s」在批次档案中查不到生产部门。请在下面选择生产部门，并写明判断依据。",
+                                no=case.batch_no or _("（未填）")),
+                              {"unit_id": _("请选择生产部门")})
     before, after = _apply(case, {"suggested_unit_id": batch.production_unit_id, "batch_id": batch.id})
     return _commit(case, "batch_traced", actor, before, after,
                    note=f"{batch.batch_no} → {batch.production_unit.name} {batch.line or ''}".strip(),
                    notify=False)
 
 
-def dispatch_case(case: Case, actor: User, version: int, *, unit_id: int,
-                  user_id: int | None = None, note: str | None = None) -> Case:
-    check(case, actor, "dispatch", version)
+def _department(unit_id: int | None, *, field: str = "unit_id", message: str | None = None) -> OrgUnit:
     unit = db.session.get(OrgUnit, unit_id) if unit_id else None
     if unit is None or not unit.active:
-        raise ValidationError(_("请选择责任部门。"), {"unit_id": _("请选择责任部门")})
+        message = message or _("请选择责任部门。")
+        raise ValidationError(message, {field: message.rstrip("。")})
+    return unit
+
+
+def units_with_handlers() -> set[int]:
+    """Units with at least one active handler: the people the acknowledge step waits for."""
+    return set(db.session.execute(
+        sa.select(User.unit_id).join(UserRole).where(User.active.is_(True), UserRole.role == Role.HANDLER)
+        .distinct()).scalars())
+
+
+def _dispatch_target(unit_id: int | None, user_id: int | None) -> tuple[OrgUnit, User | None]:
+    """The department (and optionally the handler) a case is sent to, checked.
+
+    A step never waits on nobody: a department without an active handler is refused by name,
+    since nobody would be told and the case would sit there until its time limit ran out."""
+    unit = _department(unit_id)
+    person = None
     if user_id:
         person = db.session.get(User, user_id)
         if person is None or not person.active or person.unit_id != unit.id or not person.has_role(Role.HANDLER):
             raise ValidationError(_("指定的经办人不属于该责任部门。"), {"user_id": _("经办人不属于该部门")})
-    changes = {"state": State.INVESTIGATING, "responsible_unit_id": unit.id,
-               "responsible_user_id": user_id or None,
-               **_enter(case, Step.ACKNOWLEDGE, unit_id=unit.id, user_id=user_id or None)}
-    before, after = _apply(case, changes)
+    elif unit.id not in units_with_handlers():
+        raise ValidationError(
+            _("「%(unit)s」目前没有在岗的经办人，分派后无人接手。请选择其他部门，或请系统管理员先为该部门设置经办人。",
+              unit=unit.name),
+            {"unit_id": _("「%(unit)s」没有在岗的经办人", unit=unit.name)})
+    return unit, person
+
+
+def _send_to(case: Case, unit: OrgUnit, person: User | None) -> dict:
+    """The case waits for the department's first follow-up, with its own time limit."""
+    user_id = person.id if person else None
+    return {"state": State.INVESTIGATING, "responsible_unit_id": unit.id, "responsible_user_id": user_id,
+            **_enter(case, Step.ACKNOWLEDGE, unit_id=unit.id, user_id=user_id)}
+
+
+def dispatch_case(case: Case, actor: User, version: int, *, unit_id: int,
+                  user_id: int | None = None, note: str | None = None) -> Case:
+    check(case, actor, "dispatch", version)
+    unit, person = _dispatch_target(unit_id, user_id)
+    before, after = _apply(case, _send_to(case, unit, person))
     return _commit(case, "dispatched", actor, before, after, note=note)
 
 
@@ -569,3 +672,31 @@ def reopen_case(case: Case, actor: User, version: int, *, reason: str) -> Case:
                         user_id=case.responsible_user_id)}
     before, after = _apply(case, changes)
     return _commit(case, "reopened", actor, before, after, note=reason)
+
+
+# ---------------------------------------------------------------- re-dispatch (改派)
+
+def _may_redispatch(case: Case, actor: User) -> bool:
+    """The desk, or a handler or leader of the department that holds the case (or above it):
+    they are the ones who find out it is not theirs."""
+    if actor.has_role(Role.DESK):
+        return True
+    return (actor.has_role(Role.HANDLER, Role.LEADER) and case.responsible_unit_id is not None
+            and unit_tree().contains(actor.unit_id, case.responsible_unit_id))
+
+
+def redispatch_case(case: Case, actor: User, version: int, *, unit_id: int,
+                    user_id: int | None = None, reason: str) -> Case:
+    """Send a case on to the right department: it starts there at the first follow-up,
+    with a fresh time limit and its people notified; the reason goes into the timeline."""
+    check(case, actor, "redispatch", version)
+    _require({"reason": reason}, {"reason": _("改派原因")})
+    unit, person = _dispatch_target(unit_id, user_id)
+    old = case.responsible_unit
+    if unit.id == case.responsible_unit_id:
+        raise ValidationError(_("投诉已在「%(unit)s」，请选择另一个部门。", unit=unit.name),
+                              {"unit_id": _("请选择另一个部门")})
+    # What the old department had begun is not the new one's: it acknowledges afresh.
+    before, after = _apply(case, {**_send_to(case, unit, person), "acknowledged_at": None})
+    return _commit(case, "redispatched", actor, before, after,
+                   note=f"{old.name if old else '—'} → {unit.name}：{reason}")

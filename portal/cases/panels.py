@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import request
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from forms import cases as f
 from portal.cases import access, evidence, operations, queries
@@ -30,6 +31,10 @@ def _files(form) -> list:
     if error:
         raise ValidationError(error, {"photos": error})
     return kept
+
+
+def _id(value) -> int | None:
+    return int(value) if (value or "").isdigit() else None
 
 
 def _yes(value) -> bool | None:
@@ -57,10 +62,11 @@ STEP_FORMS: dict[str, StepForm] = {
         category_id=int(fm.category_id.data) if (fm.category_id.data or "").isdigit() else None,
         solution_form=SettlementForm.get(fm.solution_form.data), text=fm.text.data.strip(),
         product_qty=fm.product_qty.data, multiple=fm.multiple.data, cash=fm.cash.data)),
-    "trace_batch": StepForm(f.TraceForm, lambda c, u, fm: operations.trace_batch(c, u, fm.version.data)),
+    "trace_batch": StepForm(f.TraceForm, lambda c, u, fm: operations.trace_batch(
+        c, u, fm.version.data, unit_id=_id(fm.unit_id.data), line=(fm.line.data or "").strip() or None,
+        reason=(fm.reason.data or "").strip() or None)),
     "dispatch": StepForm(f.DispatchForm, lambda c, u, fm: operations.dispatch_case(
-        c, u, fm.version.data, unit_id=int(fm.unit_id.data) if (fm.unit_id.data or "").isdigit() else None,
-        user_id=int(fm.user_id.data) if (fm.user_id.data or "").isdigit() else None,
+        c, u, fm.version.data, unit_id=_id(fm.unit_id.data), user_id=_id(fm.user_id.data),
         note=(fm.note.data or "").strip() or None)),
     "acknowledge": StepForm(f.AcknowledgeForm, lambda c, u, fm: operations.acknowledge_case(
         c, u, fm.version.data, note=(fm.note.data or "").strip() or None)),
@@ -83,6 +89,9 @@ STEP_FORMS: dict[str, StepForm] = {
         c, u, fm.version.data, password=fm.password.data, comment=(fm.comment.data or "").strip() or None)),
     "reopen": StepForm(f.ReopenForm, lambda c, u, fm: operations.reopen_case(
         c, u, fm.version.data, reason=fm.reason.data.strip())),
+    "redispatch": StepForm(f.RedispatchForm, lambda c, u, fm: operations.redispatch_case(
+        c, u, fm.version.data, unit_id=_id(fm.unit_id.data), user_id=_id(fm.user_id.data),
+        reason=fm.reason.data.strip())),
 }
 # The decision panel shows approve and reject together; reject posts the same form.
 PANEL_OF = {"reject": "approve"}
@@ -107,14 +116,31 @@ def _handler_choices(unit_id: int | None) -> list[tuple[str, str]]:
                                    if unit_id is None or u.unit_id == unit_id]
 
 
+def department_choices(*, mark_empty: bool = False, exclude: int | None = None) -> list:
+    """The departments of the dispatch pickers. With `mark_empty`, a department without an
+    active handler says so and cannot be picked: nobody there would take the case."""
+    staffed = operations.units_with_handlers() if mark_empty else None
+    out = [("", _("请选择"))]
+    for u, _depth in unit_tree().ordered(kind=UnitKind.DEPARTMENT):
+        if u.id == exclude:
+            continue
+        if staffed is not None and u.id not in staffed:
+            out.append(SelectChoice(str(u.id), _("%(unit)s（无在岗经办人）", unit=u.name),
+                                    render_kw={"disabled": True}))
+        else:
+            out.append((str(u.id), u.name))
+    return out
+
+
 def prepare_form(action: str, form, case: Case) -> None:
     if action in ("verify", "settle"):
         form.category_id.choices = category_choices()
-    elif action == "dispatch":
-        form.unit_id.choices = [("", _("请选择"))] + [
-            (str(u.id), u.name) for u, _ in unit_tree().ordered(kind=UnitKind.DEPARTMENT)]
-        unit_id = int(form.unit_id.data) if (form.unit_id.data or "").isdigit() else None
-        form.user_id.choices = _handler_choices(unit_id)
+    elif action in ("dispatch", "redispatch"):
+        exclude = case.responsible_unit_id if action == "redispatch" else None
+        form.unit_id.choices = department_choices(mark_empty=True, exclude=exclude)
+        form.user_id.choices = _handler_choices(_id(form.unit_id.data))
+    elif action == "trace_batch":
+        form.unit_id.choices = department_choices()
 
 
 def prefill_proposal(form, case: Case) -> None:

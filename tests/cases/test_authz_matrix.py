@@ -50,6 +50,8 @@ MAY = {
     "callback": {"desk", "leader_cs", "rep_cd"},  # the desk or the branch's own rep calls the customer
     "sign_off": {"leader_prod1", "ceo"},
     "reopen": {"desk", "leader_cs"},             # the desk reopens a repeat complaint
+    # 改派: the desk, or the department holding the case (its handler or leader, or the company leader)
+    "redispatch": {"desk", "leader_cs", "handler_prod1", "leader_prod1", "ceo"},
 }
 
 # Where an allowed transition leaves the case, and the audit event it writes.
@@ -68,7 +70,10 @@ OUTCOME = {
     "callback": (State.CONFIRMING, Step.SIGN_OFF, "callback_satisfied"),
     "sign_off": (State.CLOSED, None, "signed_off"),
     "reopen": (State.INVESTIGATING, Step.INVESTIGATE, "reopened"),
+    "redispatch": (State.INVESTIGATING, Step.ACKNOWLEDGE, "redispatched"),  # now 生产二部's
 }
+# Who no longer sees the case after the step, and so lands on "my work" instead of the case.
+LOSES_SIGHT = {("redispatch", "handler_prod1"), ("redispatch", "leader_prod1")}
 
 DISPATCHED_STAGES = {"dispatched", "acknowledged", "proposed", "approved", "implemented",
                      "called_back", "closed"}
@@ -148,7 +153,8 @@ def test_who_may_take_each_step(matrix_app, action, username, expected):
     assert resp.status_code == STATUS[expected], html[:800]
     after = footprint(case)
     if expected == "allowed":
-        assert resp.headers["Location"].endswith(f"/cases/{case.number}")
+        landing = "/work" if (action, username) in LOSES_SIGHT else f"/cases/{case.number}"
+        assert resp.headers["Location"].endswith(landing)
         state, step, action_logged = OUTCOME[action]
         assert after[:2] == (state, step)
         event = last_event(case)

@@ -16,6 +16,13 @@ FORM = {"customer_name": "王秀英", "customer_phone": "139 1234 5678", "custom
         "purchase_place": "红旗超市", "description": "水饺里有一根头发", "demand": "退货赔偿"}
 
 
+def local_input(hours_ago: float = 0, days_ago: float = 0) -> str:
+    """What the desk types into the datetime-local field: Beijing wall time."""
+    from datetime import timedelta
+    from portal.clock import local, utcnow
+    return (local(utcnow()) - timedelta(hours=hours_ago, days=days_ago)).strftime("%Y-%m-%dT%H:%M")
+
+
 def count(model):
     return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
 
@@ -147,7 +154,7 @@ def test_post_without_csrf_token_is_400(app, as_user):
 
 def test_desk_registers_hotline_case_with_channel(app, as_user):
     desk = as_user("desk")
-    resp = post_intake(desk, channel="regulator", branch_id="")
+    resp = post_intake(desk, channel="regulator", branch_id="", received_at=local_input(hours_ago=1))
     assert resp.status_code == 303
     case = db.session.execute(sa.select(Case)).scalar_one()
     assert case.channel.value == "regulator" and case.branch_id is None
@@ -234,3 +241,127 @@ def test_list_search_finds_by_number_phone_batch_and_name(app, as_user):
     assert found("2026091010101") == [first.number]
     assert found("春梅") == [first.number]
     assert len(found("水饺")) == 2
+
+
+# ---------------------------------------------------------------- received time of letters and mail
+
+def test_letter_gets_its_real_received_time_and_the_limit_counts_from_it(app, as_user):
+    from portal.cases.states import Step
+    from portal.clock import as_utc, local
+    from portal.enums import Channel
+    from portal.sla.policy import step_due
+    typed = local_input(hours_ago=3)
+    desk = as_user("desk")
+    resp = post_intake(desk, channel="letter", received_at=typed)
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:1500]
+    case = db.session.execute(sa.select(Case)).scalar_one()
+    received = as_utc(case.received_at)
+    assert local(received).strftime("%Y-%m-%dT%H:%M") == typed  # typed as Beijing time, stored UTC
+    assert received.utcoffset().total_seconds() == 0
+    assert as_utc(case.due_at) == step_due(Step.VERIFY, received, None, Channel.LETTER)
+    assert case.overdue  # a letter three hours old has used up the 30 minutes of verification
+    page = desk.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert typed.replace("T", " ") in page
+
+
+@pytest.mark.parametrize("channel, typed, message", [
+    pytest.param("letter", "", "「信函」渠道的投诉请填写实际收到时间", id="letter-without-time"),
+    pytest.param("email", "future", "实际收到时间不能晚于现在。", id="in-the-future"),
+    pytest.param("fax", "31-days-ago", "实际收到时间不能早于 30 天前", id="a-month-ago"),
+])
+def test_received_time_is_required_for_letters_and_never_in_the_future(app, as_user, channel, typed, message):
+    typed = {"future": local_input(hours_ago=-2), "31-days-ago": local_input(days_ago=31)}.get(typed, typed)
+    resp = post_intake(as_user("desk"), channel=channel, received_at=typed)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and message in html
+    assert 'value="王秀英"' in html  # what the desk typed is kept
+    assert count(Case) == 0
+
+
+def test_hotline_call_and_rep_intake_are_received_now(app, as_user):
+    from portal.clock import as_utc, utcnow
+    post_intake(as_user("desk"), channel="hotline")
+    # A rep cannot backdate: the field is not theirs, and a posted value is ignored.
+    post_intake(as_user("rep_cd"), received_at=local_input(hours_ago=5))
+    for case in db.session.execute(sa.select(Case)).scalars():
+        assert abs((utcnow() - as_utc(case.received_at)).total_seconds()) < 120
+
+
+def test_received_time_field_is_shown_to_the_desk_only(app, as_user):
+    assert 'name="received_at"' in as_user("desk").get("/cases/new").get_data(as_text=True)
+    assert 'name="received_at"' not in as_user("rep_cd").get("/cases/new").get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- resubmission and tampering (no 500s)
+
+def test_resubmitting_after_back_says_the_case_was_already_submitted(app, as_user):
+    rep = as_user("rep_cd")
+    html = post_intake(rep, files=[("good.jpg", jpeg_bytes())], customer_name="").get_data(as_text=True)
+    token = re.search(r'name="upload_token" value="([^"]+)"', html).group(1)
+    data = {**FORM, "upload_token": token}
+    first = rep.post("/cases/new", data={**data, "csrf_token": csrf_from(rep, "/cases/new")},
+                     content_type="multipart/form-data")
+    number = first.headers["Location"].rsplit("/", 1)[-1]
+    # Back to the form the browser still holds, and submit it once more.
+    again = rep.post("/cases/new", data={**data, "csrf_token": csrf_from(rep, "/cases/new")},
+                     content_type="multipart/form-data")
+    html = again.get_data(as_text=True)
+    assert again.status_code == 409, html[:1500]
+    assert f"这份投诉已经提交过，编号 {number}。" in html and f'href="/cases/{number}"' in html
+    assert 'name="upload_token"' not in html  # the files belong to the first case now
+    assert count(Case) == 1 and count(Attachment) == 1
+
+
+def test_tampered_product_id_gets_a_message_not_a_500(app, as_user):
+    resp = post_intake(as_user("rep_cd"), product_id="987654")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "所选产品不在产品目录中，请重新选择产品。" in html
+    assert count(Case) == 0
+
+
+# ---------------------------------------------------------------- upload messages and decompression bombs
+
+def test_several_upload_errors_read_as_sentences_in_chinese_and_english(app, as_user):
+    rep = as_user("rep_cd")
+    files = [("a.jpg", b"not a photo"), ("b.png", b"not a png either")]
+    html = post_intake(rep, files=files).get_data(as_text=True)
+    assert "已损坏）。文件「b.png」不是可识别的照片" in html
+    assert "。；" not in html
+    rep.get("/lang/en")
+    html = post_intake(rep, files=files).get_data(as_text=True)
+    assert "it is damaged). The file “b.png” is not a recognisable photo" in html
+    assert ".;" not in html and ".; " not in html
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A real, valid greyscale PNG of the given size: all black, so it compresses to a few
+    hundred KB however many pixels it claims (what a decompression bomb looks like)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    deflate = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)  # filter byte + one byte per pixel
+    idat = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# 81 MP passes Pillow's own guard (it raises only above twice MAX_IMAGE_PIXELS) and is
+# refused by ours; 144 MP is the case of the report (445 KB, 1.27 GB to decode).
+@pytest.mark.parametrize("side", [9000, 12000])
+def test_decompression_bomb_is_refused_before_decoding(app, as_user, side):
+    bomb = huge_png(side, side)
+    assert len(bomb) < 1_000_000
+    resp = post_intake(as_user("rep_cd"), files=[("炸弹.png", bomb)])
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "照片「炸弹.png」的像素超过 50 百万像素的上限，请缩小后再上传。" in html
+    assert count(Case) == 0
+
+
+def test_a_large_phone_photo_is_still_accepted(app, as_user):
+    photo = huge_png(8000, 6000)  # 48 MP, the largest phone sensors
+    assert post_intake(as_user("rep_cd"), files=[("大图.png", photo)]).status_code == 303

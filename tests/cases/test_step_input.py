@@ -23,7 +23,7 @@ ACTOR = {"verify": "desk", "request_info": "desk", "settle": "rep_cd", "supply_i
          "trace_batch": "quality", "dispatch": "desk", "acknowledge": "handler_prod1",
          "propose": "handler_prod1", "approve": "leader_prod1", "reject": "leader_prod1",
          "implement": "handler_prod1", "callback": "rep_cd", "sign_off": "leader_prod1",
-         "reopen": "desk"}
+         "reopen": "desk", "redispatch": "desk"}
 
 
 def attempt(app, action: str, case=None, *, version=None, **fields):
@@ -81,6 +81,7 @@ MISSING = [  # (id, action, form fields, the message on the page)
      "顾客不满意时请写明原因。"),
     ("sign_off-no-password", "sign_off", {"password": None}, "登录密码（签名确认）：签名须输入您的登录密码"),
     ("reopen-no-reason", "reopen", {"reason": ""}, "重新打开的原因：此项为必填项"),
+    ("redispatch-no-reason", "redispatch", {"reason": " "}, "改派原因：此项为必填项"),
 ]
 
 
@@ -100,7 +101,7 @@ def test_trace_of_unknown_batch_asks_for_a_human_decision(app):
     ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
                     klass=Klass.GENERAL, category_id=category("quality.taste").id)
     assert_refused(*attempt(app, "trace_batch", case), 400,
-                   "批号「ZZ-404」在批次档案中查不到生产部门，请人工判断。")
+                   "批号「ZZ-404」在批次档案中查不到生产部门。请在下面选择生产部门，并写明判断依据。")
 
 
 # ---------------------------------------------------------------- numbers and choices
@@ -162,7 +163,7 @@ FIRST = {"verify": ("leader_cs", "request_info"), "request_info": ("leader_cs", 
          "propose": ("handler_prod1", "propose"), "approve": ("ceo", "reject"),
          "reject": ("ceo", "approve"), "implement": ("handler_prod1", "implement"),
          "callback": ("desk", "callback"), "sign_off": ("ceo", "sign_off"),
-         "reopen": ("leader_cs", "reopen")}
+         "reopen": ("leader_cs", "reopen"), "redispatch": ("handler_prod1", "acknowledge")}
 
 
 @pytest.mark.parametrize("action", list(ops.TRANSITIONS))
