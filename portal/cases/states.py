@@ -39,3 +39,6 @@ STEP_ROLES: dict[Step, set[Role]] = {
     Step.CALLBACK: {Role.DESK, Role.REP},
     Step.SIGN_OFF: {Role.LEADER},
 }
+
+OPEN_STATES = {State.NEW, State.INFO_REQUESTED, State.VERIFIED, State.INVESTIGATING,
+               State.PROPOSED, State.APPROVED, State.CONFIRMING}
