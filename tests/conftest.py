@@ -456,3 +456,41 @@ def leftover_chinese(html: str, data: list[str]) -> list[str]:
         if HAN.search(text):
             left.append(text)
     return left
+
+
+# ---------------------------------------------------------------- English pages
+
+HAN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Attributes a reader sees or hears: hints, tooltips, screen-reader names, confirm dialogs.
+_READ_ATTRS = re.compile(r'\b(?:placeholder|title|aria-label|alt|hx-confirm|data-confirm)="([^"]*)"')
+
+
+def stored_texts() -> list[str]:
+    """Every Chinese text stored in the database (names, case facts, notes, …), longest first:
+    data, shown as entered on English pages too."""
+    from portal.extensions import db
+    texts = set()
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text))]
+        if not columns:
+            continue
+        for row in db.session.execute(sa.select(*columns)):
+            texts.update(v for v in row if isinstance(v, str) and HAN.search(v))
+    return sorted(texts, key=len, reverse=True)
+
+
+def leftover_chinese(html: str, data: list[str]) -> list[str]:
+    """The Chinese a reader of `html` would see once the stored data is taken out: each text
+    node and readable attribute that still holds a Han character."""
+    import html as html_lib
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    pieces = _READ_ATTRS.findall(html) + re.split(r"<[^>]+>", html)
+    left = []
+    for piece in pieces:
+        text = html_lib.unescape(piece)
+        for value in data:
+            text = text.replace(value, " ")
+        text = " ".join(text.split())
+        if HAN.search(text):
+            left.append(text)
+    return left

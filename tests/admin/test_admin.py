@@ -5,14 +5,10 @@ import sqlalchemy as sa
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.org import operations as ops
-from portal.org.models import OrgUnit, User
+from portal.org.models import User
 from portal.signing.audit import verify_chain
 from portal.signing.models import AuditEvent
-from tests.conftest import do_login, user
-
-
-def unit(code):
-    return db.session.execute(sa.select(OrgUnit).where(OrgUnit.code == code)).scalar_one()
+from tests.conftest import do_login, unit, user
 
 
 def events(action=None):
