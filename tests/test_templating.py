@@ -1,0 +1,36 @@
+"""Templates translate through a cached catalog per language (portal/templating.py) and the
+locale is a parsed Babel Locale chosen once per request (portal/i18n.py): both must still
+follow the reader's language, a language switch, and `force_locale`."""
+from __future__ import annotations
+
+from babel import Locale
+from flask import render_template_string
+from flask_babel import force_locale, get_locale
+
+
+def test_locale_selector_gives_parsed_locales(app):
+    from portal.i18n import select_locale
+    with app.app_context(), app.test_request_context("/?lang=en"):
+        assert isinstance(select_locale(), Locale)
+        assert get_locale().language == "en"
+    with app.app_context(), app.test_request_context("/"):
+        assert get_locale().language == "zh"
+
+
+def test_template_gettext_follows_language_and_force_locale(app):
+    with app.app_context(), app.test_request_context("/?lang=en"):
+        assert render_template_string("{{ _('我的待办') }}") == "My work"
+        with force_locale("zh_CN"):
+            assert render_template_string("{{ _('我的待办') }}") == "我的待办"
+        assert render_template_string("{{ _('我的待办') }}") == "My work"
+    with app.app_context(), app.test_request_context("/"):
+        assert render_template_string("{{ _('我的待办') }}") == "我的待办"
+        assert render_template_string("{{ _('第 %(page)s 页', page=3) }}") == "第 3 页"
+
+
+def test_pages_switch_language(as_user):
+    desk = as_user("desk")
+    assert "我的待办" in desk.get("/work").get_data(as_text=True)
+    desk.get("/lang/en")
+    html = desk.get("/work").get_data(as_text=True)
+    assert "My work" in html and "我的待办" not in html
