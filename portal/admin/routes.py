@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from forms.admin import NewUserForm, UnitForm, UserForm
 from portal.admin import bp
@@ -126,8 +126,6 @@ def user_edit(user_id: int):
         except DomainError as exc:
             message = _failed(form, exc)
         else:
-            if user.id == current_user.id:
-                login_user(user)  # a new password starts a new epoch; keep this session
             flash(_("已保存用户 %(name)s。", name=user.name), "success")
             return redirect_to(url_for("admin.users", q=user.username))
     return _render_user_form(form, user, message, _status())
