@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -87,7 +85,6 @@ def redis_url(tmp_path_factory):
 def _app(database_url, redis_url, tmp_path_factory):
     from portal import create_app
     from portal.config import TestConfig
-    from portal.extensions import db
     from flask_migrate import upgrade
 
     uploads = tmp_path_factory.mktemp("uploads")
@@ -404,6 +401,12 @@ INTAKE_FORM = {"customer_name": "王秀英", "customer_phone": "139 1234 5678", 
                "region": "四川", "customer_address": "成都市武侯区", "product_name": "三鲜水饺",
                "product_spec": "500g/袋", "batch_no": "2026090110100", "quantity": "2",
                "purchase_place": "红旗超市", "description": "水饺里有一根头发", "demand": "退货赔偿"}
+
+
+def count(model) -> int:
+    """Rows in a model's table."""
+    from portal.extensions import db
+    return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
 
 
 def post_intake(client, files=(), **overrides):

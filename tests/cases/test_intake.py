@@ -8,12 +8,7 @@ from PIL import Image
 
 from portal.cases.models import Attachment, Case
 from portal.extensions import db
-from tests.conftest import csrf_from, jpeg_bytes, png_bytes
-
-FORM = {"customer_name": "王秀英", "customer_phone": "139 1234 5678", "customer_type": "consumer",
-        "region": "四川", "customer_address": "成都市武侯区", "product_name": "三鲜水饺",
-        "product_spec": "500g/袋", "batch_no": "2026090110100", "quantity": "2",
-        "purchase_place": "红旗超市", "description": "水饺里有一根头发", "demand": "退货赔偿"}
+from tests.conftest import INTAKE_FORM as FORM, count, csrf_from, jpeg_bytes, png_bytes, post_intake
 
 
 def local_input(hours_ago: float = 0, days_ago: float = 0) -> str:
@@ -21,16 +16,6 @@ def local_input(hours_ago: float = 0, days_ago: float = 0) -> str:
     from datetime import timedelta
     from portal.clock import local, utcnow
     return (local(utcnow()) - timedelta(hours=hours_ago, days=days_ago)).strftime("%Y-%m-%dT%H:%M")
-
-
-def count(model):
-    return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
-
-
-def post_intake(client, files=(), **overrides):
-    data = {**FORM, **overrides, "csrf_token": csrf_from(client, "/cases/new")}
-    data["photos"] = [(io.BytesIO(content), name) for name, content in files]
-    return client.post("/cases/new", data=data, content_type="multipart/form-data")
 
 
 def exif_rotated_jpeg() -> bytes:

@@ -2,17 +2,10 @@
 20 files a case, and a request over 64 MB answered with the portal's own Chinese 413 page."""
 import re
 
-import sqlalchemy as sa
-
 from portal.cases.models import Attachment, Case
-from portal.extensions import db
-from tests.conftest import jpeg_bytes, jpeg_of_size, post_intake
+from tests.conftest import count, jpeg_bytes, jpeg_of_size, post_intake
 
 MB = 1024 * 1024
-
-
-def count(model) -> int:
-    return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
 
 
 def error_text(resp) -> str:
