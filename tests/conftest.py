@@ -425,6 +425,7 @@ def jpeg_of_size(size: int) -> bytes:
 
 # ---------------------------------------------------------------- English pages
 
+# Chinese text (ideographs, 、。「」 …), not the full-width symbols used as icons (＋).
 HAN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Attributes a reader sees or hears: hints, tooltips, screen-reader names, confirm dialogs.
 _READ_ATTRS = re.compile(r'\b(?:placeholder|title|aria-label|alt|hx-confirm|data-confirm)="([^"]*)"')
