@@ -27,8 +27,8 @@ PG_NAME = "portal_phone_plan"
 def phone_sql(dialect: str) -> str:
     # Mobiles and Zhengzhou landlines (with the dash), spread over the whole number range.
     if dialect == "postgresql":
-        return ("CASE WHEN g % 5 = 0 THEN '0371-' || lpad(((g * 7919) % 100000000)::text, 8, '0') "
-                "ELSE '13' || lpad(((g * 7919) % 1000000000)::text, 9, '0') END")
+        return ("CASE WHEN g % 5 = 0 THEN '0371-' || lpad(((g::bigint * 7919) % 100000000)::text, 8, '0') "
+                "ELSE '13' || lpad(((g::bigint * 7919) % 1000000000)::text, 9, '0') END")
     return ("CASE WHEN g % 5 = 0 THEN '0371-' || printf('%08d', (g * 7919) % 100000000) "
             "ELSE '13' || printf('%09d', (g * 7919) % 1000000000) END")
 
