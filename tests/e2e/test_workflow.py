@@ -92,7 +92,8 @@ def test_case_through_every_step_in_the_browser(app, login_as):
     row.get_by_role("link", name=number).click()
     leader.wait_for_url(f"**{url}")
     reasons = panel(leader, "approve").locator(".reasons li")
-    expect(reasons.filter(has_text="主要类投诉须经部门领导批示")).to_have_count(1)
+    expect(reasons.filter(has_text="主要类投诉须经领导批示")).to_have_count(1)
+    expect(panel(leader, "approve")).to_contain_text("由生产一部领导批示")  # the rule names who decides
     expect(reasons.filter(has_text="现金补偿 300.00 元超过主要类权限（200 元）")).to_have_count(1)
     expect(panel(leader, "approve")).to_contain_text("300")
 
