@@ -2,6 +2,11 @@
 
 `rq worker --worker-class jobs.worker.PortalWorker notify default`
 """
+import os
+import signal
+import threading
+import time
+
 from rq import Worker
 
 from jobs.context import app
@@ -9,11 +14,26 @@ from jobs.context import app
 
 class PortalWorker(Worker):
     def work(self, *args, **kwargs):
+        runner = int(os.environ.get("PORTAL_RUNNER_PID") or 0)
+        if runner and runner == os.getppid():
+            threading.Thread(target=self._stop_when_orphaned, args=(runner,), daemon=True,
+                             name="runner-watch").start()
         # Every job runs in a forked child; building the app here (no DB connection is
         # opened yet) saves each job the ~0.6 s of create_app().
         app()
         _warm_pdf_fonts()
         return super().work(*args, **kwargs)
+
+    def _stop_when_orphaned(self, runner: int) -> None:
+        """Under `make run`: once the runner is gone (even killed by SIGKILL), end the running
+        job and stop, so no work-horse outlives the portal. Polled, not signalled: the
+        runner's parent-death SIGTERM may reach another thread while the main thread waits
+        for the work-horse, and then nothing would happen until the job ends."""
+        while os.getppid() == runner:
+            time.sleep(0.5)
+        if self.horse_pid:
+            self.kill_horse()  # the job is marked failed
+        os.kill(os.getpid(), signal.SIGTERM)  # then stop as on Ctrl-C
 
 
 def _warm_pdf_fonts() -> None:

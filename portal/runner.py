@@ -1,5 +1,12 @@
 """Run the whole portal in the foreground (`python -m portal.runner`): Redis when none is
-configured, the RQ worker, the RQ cron scheduler and gunicorn, started and stopped together."""
+configured, the RQ worker, the RQ cron scheduler and gunicorn.
+
+A child that exits is started again after a pause that doubles with each quick failure (so a
+crash loop does not spin) and is short again once the child has run well for a while. The web
+never depends on the others: with Redis stopped or hung it still serves, and what it could not
+hand to the workers is picked up by the sweep or done on demand. Only Ctrl-C, SIGTERM or SIGHUP
+stop everything, and then nothing the runner started is left behind, work-horses included.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,9 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import redis
 
@@ -24,8 +33,10 @@ TIMEZONE = "Asia/Shanghai"
 
 STOP_GRACE_SECONDS = 5.0
 REDIS_START_SECONDS = 10.0
+LEFTOVER_GRACE_SECONDS = 1.0
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 _output_lock = threading.Lock()
 
@@ -66,19 +77,8 @@ def start_redis(
     `port` None picks a free one. Returns the process and its redis:// URL.
     """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    argv = [
-        redis_binary(),
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        # Queues and locks only: nothing here needs to survive a restart.
-        "--save", "",
-        "--appendonly", "no",
-        "--daemonize", "no",
-        "--dir", str(workdir),
-        "--pidfile", str(workdir / "redis.pid"),
-    ]
+    argv = redis_command(workdir, port)
     log_path = workdir / "redis.log"
     if output is None:
         with open(log_path, "ab") as log:
@@ -98,6 +98,21 @@ def start_redis(
             sys.stderr.write(f"redis-server log: {log_path}\n")
         raise
     return proc, url
+
+
+def redis_command(workdir: Path, port: int) -> list[str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return [
+        redis_binary(),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        # Queues and locks only: nothing here needs to survive a restart.
+        "--save", "",
+        "--appendonly", "no",
+        "--daemonize", "no",
+        "--dir", str(workdir),
+        "--pidfile", str(workdir / "redis.pid"),
+    ]
 
 
 def _wait_for_ping(proc: subprocess.Popen, url: str) -> None:
@@ -165,23 +180,56 @@ def say(message: str) -> None:
     _write(f"{'runner':<6} | {message}\n".encode())
 
 
-class Supervisor:
-    """Children that live and die together: if one exits, all are stopped."""
+@dataclass(frozen=True)
+class Backoff:
+    """Pause before restarting a child: `first`, doubling with each failure in a row up to
+    `cap`; a child that ran `healthy_after` seconds before exiting counts as a first failure."""
+    first: float = 0.5
+    cap: float = 30.0
+    healthy_after: float = 60.0
 
-    def __init__(self) -> None:
-        self.children: list[tuple[str, subprocess.Popen]] = []
+    def delay(self, failures: int) -> float:
+        return min(self.cap, self.first * 2 ** (failures - 1))
+
+
+@dataclass
+class Child:
+    name: str
+    start: Callable[[], subprocess.Popen]  # starts it (again), with stdout=PIPE
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    failures: int = 0  # exits in a row, each soon after its start
+    restart_at: float | None = None  # set while it waits to be started again
+    stop_last: bool = False  # stopped after the others (Redis, which they use)
+
+
+class Supervisor:
+    """Children that are kept running: one that exits is started again, with backoff."""
+
+    def __init__(self, backoff: Backoff = Backoff(), *, subreaper: bool = False) -> None:
+        self.backoff = backoff
+        # Whether orphans of the children are ours (main sets it up): only then may any child
+        # that is not a supervised one be reaped or killed.
+        self.subreaper = subreaper
+        self.children: list[Child] = []
         self.stop_requested = threading.Event()
         self.stop_signal: int | None = None
 
-    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
-        proc = _popen(argv, stdout=subprocess.PIPE)
-        self.adopt(name, proc)
-        return proc
+    def spawn(self, name: str, argv: list[str]) -> Child:
+        return self.add(name, functools.partial(_popen, argv, stdout=subprocess.PIPE))
 
-    def adopt(self, name: str, proc: subprocess.Popen) -> None:
-        """Supervise a child started elsewhere with stdout=PIPE (Redis)."""
-        threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
-        self.children.append((name, proc))
+    def add(self, name: str, start: Callable[[], subprocess.Popen],
+            proc: subprocess.Popen | None = None, *, stop_last: bool = False) -> Child:
+        """Supervise a child; `proc` is its first run if it was started already (Redis, whose
+        first start waits until it answers)."""
+        child = Child(name, start, stop_last=stop_last)
+        self.children.append(child)
+        self._run(child, proc or start())
+        return child
+
+    def _run(self, child: Child, proc: subprocess.Popen) -> None:
+        threading.Thread(target=_pump, args=(child.name, proc.stdout), daemon=True).start()
+        child.proc, child.started_at, child.restart_at = proc, time.monotonic(), None
 
     def request_stop(self, signum: int, _frame=None) -> None:
         # A signal handler: no output here, it could interrupt a write holding the lock.
@@ -189,36 +237,149 @@ class Supervisor:
         self.stop_requested.set()
 
     def wait(self, poll_seconds: float = 0.2) -> int:
-        """Block until a stop is requested (exit 0) or a child exits (its code, at least 1)."""
+        """Keep the children running until a stop is requested; then 0."""
         while not self.stop_requested.wait(poll_seconds):
-            for name, proc in self.children:
-                if proc.poll() is not None:
-                    say(f"{name} exited with code {proc.returncode}; stopping the rest")
-                    return proc.returncode or 1
+            self._reap_adopted()
+            now = time.monotonic()
+            for child in self.children:
+                if child.restart_at is None:
+                    if child.proc.poll() is not None:
+                        self._exited(child, f"exited with code {child.proc.returncode}")
+                elif now >= child.restart_at:
+                    self._restart(child)
         say(f"{signal.Signals(self.stop_signal).name} received, stopping")
         return 0
 
+    def _exited(self, child: Child, what: str) -> None:
+        ran = time.monotonic() - child.started_at
+        child.failures = 1 if ran >= self.backoff.healthy_after else child.failures + 1
+        delay = self.backoff.delay(child.failures)
+        # What it leaves in its process group (gunicorn's workers, the RQ scheduler process)
+        # would compete with its successor. A work-horse has a group of its own: it finishes
+        # its job, adopted by the runner, and is reaped (or killed when the runner stops).
+        _end_group(child.proc.pid, self._reap_adopted)
+        say(f"{child.name} {what} after {ran:.1f}s; starting it again in {delay:g}s")
+        child.restart_at = time.monotonic() + delay
+
+    def _restart(self, child: Child) -> None:
+        try:
+            proc = child.start()
+        except OSError as exc:
+            child.started_at = time.monotonic()
+            self._exited(child, f"could not start ({exc})")
+            return
+        self._run(child, proc)
+        say(f"{child.name} started again (pid {proc.pid})")
+
+    def _tracked(self) -> set[int]:
+        return {c.proc.pid for c in self.children if c.proc is not None}
+
+    def _adopted(self) -> list[int]:
+        if not self.subreaper:
+            return []
+        tracked = self._tracked()
+        return [pid for pid in _children(os.getpid()) if pid not in tracked]
+
+    def _reap_adopted(self) -> None:
+        """Collect adopted orphans that have ended (Popen children are left to Popen, which
+        keeps their exit codes)."""
+        for pid in self._adopted():
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
     def stop(self, grace: float | None = None) -> None:
-        """Stop in reverse start order, so Redis outlives the processes that use it."""
+        """Stop the children together, those marked stop_last (Redis) after the others, so
+        Redis outlives the processes that use it; then kill whatever they left (a work-horse
+        still busy, a killed worker's adopted horse)."""
         grace = STOP_GRACE_SECONDS if grace is None else grace
-        for name, proc in reversed(self.children):
-            if proc.poll() is None:
-                proc.terminate()
+        for tier in ([c for c in self.children if not c.stop_last],
+                     [c for c in self.children if c.stop_last]):
+            procs = [(c.name, c.proc) for c in tier if c.proc is not None]
+            for _, proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            deadline = time.monotonic() + grace
+            for name, proc in procs:
                 try:
-                    proc.wait(grace)
+                    proc.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     say(f"{name} still running after {grace:g}s, killing it")
-                    _kill_group(proc)
-            # Leftovers of a child that exited on its own or was killed (gunicorn workers,
-            # the RQ scheduler process) share its process group.
-            _kill_group(proc)
+                _kill_tree(proc)
+        for pid in self._adopted():
+            _kill_pid(pid)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+# -- Processes, as /proc shows them ----------------------------------------------------
+
+
+def _processes() -> list[tuple[int, int, int, str]]:
+    """(pid, parent pid, process group, state) of every process we can see."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name may contain spaces and parentheses: split after the last ")".
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        found.append((int(stat.parent.name), int(fields[1]), int(fields[2]), fields[0]))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    return [p for p, ppid, _, _ in _processes() if ppid == pid]
+
+
+def _descendants(pid: int) -> list[int]:
+    by_parent: dict[int, list[int]] = {}
+    for p, ppid, _, _ in _processes():
+        by_parent.setdefault(ppid, []).append(p)
+    found, todo = [], [pid]
+    while todo:
+        for p in by_parent.get(todo.pop(), []):
+            found.append(p)
+            todo.append(p)
+    return found
+
+
+def _end_group(pgid: int, reap: Callable[[], None]) -> None:
+    """SIGTERM what is left in a process group, and SIGKILL it if it is still there soon after
+    (`reap` collects those that were adopted by the runner)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            reap()
+            if not any(g == pgid and state != "Z" for _, _, g, state in _processes()):
+                return
+            time.sleep(0.05)
+
+
+def _kill_pid(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL a child, its process group, and its descendants in groups of their own (an RQ
+    work-horse calls setpgrp)."""
+    leftovers = _descendants(proc.pid)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for pid in leftovers:
+        _kill_pid(pid)
     proc.wait()
 
 
@@ -251,12 +412,16 @@ def main() -> int:
     os.environ["TZ"] = TIMEZONE
     time.tzset()
     os.environ["PYTHONUNBUFFERED"] = "1"  # otherwise Python children hold their logs in pipe buffers
+    os.environ["PORTAL_RUNNER_PID"] = str(os.getpid())  # the worker stops if the runner dies
     # Made here, once, before the children start: several of them creating it at the same
     # moment could each read a different (or a half-written) key.
     if not os.environ.get("SECRET_KEY"):
         os.environ["SECRET_KEY"] = _secret_key()
 
-    supervisor = Supervisor()
+    # Orphans of the children (the work-horse of a killed worker) become ours, so they are
+    # reaped, and killed when the portal stops, instead of living on under init.
+    subreaper = bool(_libc) and _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0
+    supervisor = Supervisor(subreaper=subreaper)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, supervisor.request_stop)
     try:
@@ -264,7 +429,10 @@ def main() -> int:
         if not redis_url:
             port = int(os.environ.get("PORTAL_REDIS_PORT", "6390"))
             proc, redis_url = start_redis(INSTANCE / "redis", port, output=subprocess.PIPE)
-            supervisor.adopt("redis", proc)
+            # Started again on the same port, without waiting: its clients reconnect.
+            supervisor.add("redis", functools.partial(
+                _popen, redis_command(INSTANCE / "redis", port), stdout=subprocess.PIPE), proc,
+                stop_last=True)
             os.environ["REDIS_URL"] = redis_url
         say(f"Redis at {redis_url}")
         for name, argv in portal_commands(redis_url):

@@ -18,7 +18,7 @@ from rq import Queue
 from portal.cases.models import Case
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
-from tests.conftest import csrf_from, jpeg_bytes
+from tests.conftest import INTAKE_FORM, csrf_from, jpeg_bytes
 
 # Well under a second for the whole intake, on a loaded machine, with the database work included.
 INTAKE_SECONDS = 1.0
@@ -53,11 +53,7 @@ def hung_redis():
 def post_intake_timed(client) -> tuple[object, float]:
     """A rep's intake with a photo (so it hands on both the notification and the rendition
     job); returns the response and how long the POST itself took."""
-    data = {"customer_name": "王秀英", "customer_phone": "13912345678", "customer_type": "consumer",
-            "region": "四川", "customer_address": "成都市武侯区", "product_name": "三鲜水饺",
-            "product_spec": "500g/袋", "batch_no": "2026090110100", "quantity": "2",
-            "purchase_place": "红旗超市", "description": "水饺里有一根头发", "demand": "退货赔偿",
-            "csrf_token": csrf_from(client, "/cases/new"),
+    data = {**INTAKE_FORM, "csrf_token": csrf_from(client, "/cases/new"),
             "photos": [(io.BytesIO(jpeg_bytes()), "缺陷.jpg")]}
     started = time.monotonic()
     resp = client.post("/cases/new", data=data, content_type="multipart/form-data")
