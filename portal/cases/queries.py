@@ -18,7 +18,7 @@ from portal.extensions import db
 from portal.org.models import OrgUnit
 from portal.org.tree import unit_tree
 
-NUMBER_RE = re.compile(r"^KS\d{4}-\d{1,6}$", re.I)
+NUMBER_RE = re.compile(r"^KS(\d{4})-(\d{1,6})$", re.I)
 # What a person types for a phone: digits with spaces, dashes, dots or brackets, maybe +86.
 PHONE_RE = re.compile(r"^\+?[\d\s\-.()（）]+$")
 PHONE_MIN_DIGITS = 4  # "the last four digits" is how people quote a number on the phone
@@ -106,8 +106,9 @@ def search_clause(text: str):
     """The search box of the case list and of my work: a case number, the end of a phone
     (or a whole one, landlines with their dash), a batch number, or words of a name or product."""
     text = text.strip()
-    if NUMBER_RE.match(text):
-        return Case.number == text.upper()
+    if m := NUMBER_RE.match(text):
+        # Written as said, without the zeros: KS2026-12 is KS2026-000012 (numbering.py).
+        return Case.number == f"KS{m.group(1)}-{int(m.group(2)):06d}"
     if digits := phone_suffix(text):
         # The ids from two index look-ups. Written as OR, SQLite (after ANALYZE) walks the
         # whole received-time index for the ORDER BY … LIMIT instead, a scan of every case.

@@ -179,6 +179,8 @@ def test_branch_batch_and_free_text_filters(app, as_user):
     assert listed(desk, q="芝麻") == [zhengzhou]
     assert listed(desk, q=chengdu) == [chengdu]
     assert listed(desk, q=chengdu.lower()) == [chengdu]
+    year, seq = chengdu[2:6], int(chengdu[-6:])
+    assert listed(desk, q=f"KS{year}-{seq}") == [chengdu]  # without the leading zeros
     assert set(listed(desk, q="水饺", branch=str(unit("BR-CD").id))) == {chengdu}
 
 
