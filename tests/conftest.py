@@ -126,6 +126,10 @@ def app(_app):
     from portal.org.tree import unit_tree  # noqa: F401
     from portal.cases.panels import _choices_cache
     _choices_cache.clear()  # cached filter options would name the last test's units
+    # Case numbers restart at KS<year>-000001 in every test: last test's sign-off sheets
+    # would be this test's cached PDFs.
+    import shutil
+    shutil.rmtree(_app.config["PDF_CACHE_DIR"], ignore_errors=True)
     with _app.app_context():
         _wipe(db)
         seed_demo()
