@@ -525,7 +525,8 @@ def settle_on_spot(case: Case, actor: User, version: int, *, klass: Klass | None
                    cash: Decimal | None = None) -> Case:
     """现场处理 (PROCEDURES.md §7): the rep settled at the customer's within their own authority,
     so the case skips dispatch and investigation and waits for the desk to confirm with the
-    customer (回访), then for sign-off. Beyond that authority nothing changes: the case goes
+    customer (回访), then for sign-off (or, the customer not satisfied after all, for the
+    desk to dispatch it: _handle_again). Beyond that authority nothing changes: the case goes
     the normal way, and the rep is told which rule stops it."""
     check(case, actor, "settle", version)
     _require({"klass": klass, "category_id": category_id, "solution_form": solution_form, "text": text},
@@ -601,10 +602,49 @@ def record_implementation(case: Case, actor: User, version: int, *, text: str,
     return case
 
 
+def _still_handles(user_id: int | None, unit_id: int) -> bool:
+    """Can this person still act on the department's steps (as access.in_step_scope asks)?"""
+    person = db.session.get(User, user_id) if user_id else None
+    return (person is not None and person.active and person.has_role(Role.HANDLER)
+            and unit_tree().contains(person.unit_id, unit_id))
+
+
+def _handle_again(case: Case) -> tuple[dict, str | None]:
+    """Where a case goes to be handled again (顾客不满意, 重新打开), and, when that is not simply
+    back to its department and handler, the timeline's words on why.
+
+    A step never waits on nobody. A rep's on-the-spot settlement made the branch answer for
+    it, and a branch investigates nothing (it has no handlers); a department may have lost
+    all its handlers since. Either way the desk dispatches the case afresh to a department
+    that can take it, told as for any case waiting for dispatch. A handler who can no longer
+    act leaves the case to their department's other handlers."""
+    unit_id, user_id = case.responsible_unit_id, case.responsible_user_id
+    if case.settled_on_spot:
+        why = "现场处理未能解决，转客服分派责任部门调查"
+    elif unit_id is None or unit_id not in units_with_handlers():
+        name = case.responsible_unit.name if case.responsible_unit else "—"
+        why = f"「{name}」已没有在岗的经办人，转客服重新分派"
+    else:
+        why = None
+        if user_id is not None and not _still_handles(user_id, unit_id):
+            why = f"原经办人{case.responsible_user.name}已不在岗，由「{case.responsible_unit.name}」经办人接手"
+            user_id = None
+        return {"state": State.INVESTIGATING, "responsible_user_id": user_id,
+                **_enter(case, Step.INVESTIGATE, unit_id=unit_id, user_id=user_id)}, why
+    # Whoever takes it acknowledges afresh (as after 改派). The settlement no longer stands:
+    # from here the department's solution is confirmed as any other (access.in_step_scope).
+    return {"state": State.VERIFIED, "responsible_unit_id": None, "responsible_user_id": None,
+            "acknowledged_at": None, "settled_on_spot": False, **_enter(case, Step.DISPATCH)}, why
+
+
+def _with_reason(note: str | None, why: str | None) -> str | None:
+    return "\n".join(t for t in (note, why) if t) or None
+
+
 def record_callback(case: Case, actor: User, version: int, *, reached: bool,
                     satisfied: bool | None, scores: dict[str, int | None],
                     comment: str | None) -> Case:
-    """Call the customer back (回访). Not satisfied: back to investigation, one level higher."""
+    """Call the customer back (回访). Not satisfied: handled again, one level higher (_handle_again)."""
     check(case, actor, "callback", version)
     if reached is None:
         raise ValidationError(_("请选择是否联系上顾客。"), {"reached": _("请选择")})
@@ -622,18 +662,17 @@ def record_callback(case: Case, actor: User, version: int, *, reached: bool,
     changes.update(callback_satisfied=satisfied, **scores)
     if satisfied:
         changes.update(**_enter(case, Step.SIGN_OFF, unit_id=case.responsible_unit_id))
-        action = "callback_satisfied"
+        action, note = "callback_satisfied", comment
     else:
         if not comment:
             raise ValidationError(_("顾客不满意时请写明原因。"), {"comment": _("请写明顾客不满意的原因")})
+        again, why = _handle_again(case)
         # The approval comment belonged to the old proposal (it stays in its signature).
-        changes.update(state=State.INVESTIGATING, escalation_level=case.escalation_level + 1,
-                       decision_comment=None,
-                       **_enter(case, Step.INVESTIGATE, unit_id=case.responsible_unit_id,
-                                user_id=case.responsible_user_id))
+        changes.update(escalation_level=case.escalation_level + 1, decision_comment=None, **again)
+        note = _with_reason(comment, why)
         action = "callback_unsatisfied"
     before, after = _apply(case, changes)
-    return _commit(case, action, actor, before, after, note=comment)
+    return _commit(case, action, actor, before, after, note=note)
 
 
 CLOSING_FIELDS = PROPOSAL_FIELDS + (
@@ -666,12 +705,11 @@ def reopen_case(case: Case, actor: User, version: int, *, reason: str) -> Case:
     if not _reopen_window_open(case):
         raise Conflict(_("投诉 %(number)s 结案已超过 %(days)s 天，不能重新打开；请登记为新的投诉。",
                          number=case.number, days=current_app.config["REOPEN_DAYS"]))
-    changes = {"state": State.INVESTIGATING, "closed_at": None, "reopen_count": case.reopen_count + 1,
-               "callback_satisfied": None, "decision_comment": None,
-               **_enter(case, Step.INVESTIGATE, unit_id=case.responsible_unit_id,
-                        user_id=case.responsible_user_id)}
+    again, why = _handle_again(case)
+    changes = {"closed_at": None, "reopen_count": case.reopen_count + 1,
+               "callback_satisfied": None, "decision_comment": None, **again}
     before, after = _apply(case, changes)
-    return _commit(case, "reopened", actor, before, after, note=reason)
+    return _commit(case, "reopened", actor, before, after, note=_with_reason(reason, why))
 
 
 # ---------------------------------------------------------------- re-dispatch (改派)

@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from portal.org.models import User
 from tests.conftest import (FORMS, PASSWORD, category, footprint, last_event, make_case, post_step,
-                            signed_in, user)
+                            propose, signed_in, unit, user)
 
 
 def settle(case, username="rep_cd", klass=Klass.GENERAL, cat="quality.taste", **amounts):
@@ -126,3 +126,60 @@ def test_settle_panel_in_english(app, as_user):
     # Category names are data (Chinese); every word of the panel itself is English.
     words = re.sub(r"<option[^>]*>[^<]*</option>", "", panel)
     assert not re.search(r"[\u4e00-\u9fff]", re.sub(r"<[^>]+>", "", words)), panel
+
+
+# ---------------------------------------------------------------- the settlement does not hold
+
+def unsatisfied(case, comment="顾客仍不满意，要求查明原因"):
+    return ops.record_callback(case, user("desk"), case.version, reached=True, satisfied=False,
+                               scores={"score_quality": 2}, comment=comment)
+
+
+def assert_waits_for_dispatch(case):
+    """At the desk's dispatch, with its own limit, the desk told; no longer the branch's."""
+    from portal.sla.policy import step_due
+    assert case.state == State.VERIFIED and case.step == Step.DISPATCH
+    assert case.due_at == step_due(Step.DISPATCH, case.step_started_at, case.klass, case.channel)
+    assert case.responsible_unit_id is None and not case.settled_on_spot
+    assert "desk" in recipients(case, Step.DISPATCH) and in_my_work("desk", case)
+    assert "dispatch" in ops.available(case, user("desk"))
+
+
+def test_unsatisfied_customer_sends_the_settled_case_to_the_desk_for_dispatch(app):
+    # The branch answered for the settlement, but it has no handlers to investigate.
+    case = unsatisfied(settle(make_case(), multiple=Decimal("2")))
+    assert_waits_for_dispatch(case)
+    assert case.escalation_level == 1
+    event = last_event(case)
+    assert event.action == "callback_unsatisfied"
+    assert event.note == "顾客仍不满意，要求查明原因\n现场处理未能解决，转客服分派责任部门调查"
+
+    # From there the ordinary way: a department takes it, and the rep may call back again.
+    ops.dispatch_case(case, user("desk"), case.version, unit_id=unit("PROD1").id)
+    assert in_my_work("handler_prod1", case) and "handler_prod1" in recipients(case, Step.ACKNOWLEDGE)
+    ops.acknowledge_case(case, user("handler_prod1"), case.version)
+    propose(case)
+    ops.record_implementation(case, user("handler_prod1"), case.version, text="上门更换产品")
+    assert "callback" in ops.available(case, user("rep_cd"))
+
+
+def test_reopened_settled_case_goes_to_the_desk_for_dispatch(app):
+    case = settle(make_case(), multiple=Decimal("2"))
+    ops.record_callback(case, user("desk"), case.version, reached=True, satisfied=True,
+                        scores={"score_quality": 5}, comment=None)
+    ops.sign_off_case(case, user("ceo"), case.version, password=PASSWORD)
+    ops.reopen_case(case, user("desk"), case.version, reason="顾客再次来电，同批产品仍有异味")
+    assert_waits_for_dispatch(case)
+    assert case.reopen_count == 1 and case.closed_at is None and case.escalation_level == 0
+    assert last_event(case).note == "顾客再次来电，同批产品仍有异味\n现场处理未能解决，转客服分派责任部门调查"
+
+
+def test_desk_sees_why_the_settled_case_is_back(app, as_user):
+    case = settle(make_case(), multiple=Decimal("2"))
+    client, token = signed_in(app, "desk")
+    resp = post_step(client, token, case, "callback", reached="yes", satisfied="no",
+                     comment="顾客说赔偿的也有异味")
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:1500]
+    html = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "待分派" in html and 'id="panel-dispatch"' in html
+    assert "回访：顾客不满意，退回重新处理" in html and "现场处理未能解决，转客服分派责任部门调查" in html
