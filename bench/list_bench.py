@@ -1,18 +1,18 @@
-"""Figure: the case list at 1M cases under gunicorn, against a bare Flask + SQLAlchemy page.
+"""Figure: the case list at 1M cases under gunicorn: latency and load.
 
     python bench/list_bench.py --database-url postgresql://postgres@127.0.0.1/portal_bench
 
-Starts the portal (`serve:portal_app()`) and the bare page (`serve:bare_app()`, see
-bare_app.py) side by side under the same gunicorn settings, logs in, and measures:
+Starts the portal (`serve:portal_app()`), logs in, and measures:
 
 - sequential latency (one keep-alive client, N requests): client round trip on loopback and
   the server's own time from the `Server-Timing` header;
 - throughput and latency under closed-loop load with wrk (C connections, bounded by time and
-  request count), portal and bare alternating for R rounds so both see the same machine.
+  request count), R rounds.
 
 Pages: desk's first page of 50 with default filters (sees everything), the same as an HTMX
 partial, rep_cd's branch-scoped list, and desk filtered to state=closed & klass=major.
-Target (issue 2): portal p95 ≤ 50 ms and ≥ 0.5× the bare page's throughput.
+Target (issue 2): portal p95 ≤ 50 ms. The throughput ratio to a bare Flask page is
+ratio_bench.py's figure (against ../shared/bench-ceiling, one server at a time).
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--duration", type=int, default=12, help="seconds per wrk run (upper bound)")
     ap.add_argument("--max-requests", type=int, default=30000, help="requests per wrk run (upper bound)")
-    ap.add_argument("--rounds", type=int, default=3, help="portal/bare alternations for the ratio")
+    ap.add_argument("--rounds", type=int, default=3, help="load runs of the desk list")
     args = ap.parse_args(argv)
 
     result = {"machine": B.machine_conditions(), "args": vars(args)}
@@ -109,18 +109,15 @@ def main(argv=None) -> int:
     result["server"] = str(cfg)
     dbn = B.db_name(args.database_url)
 
-    with B.gunicorn("serve:portal_app()", args.database_url, cfg) as (portal, pproc), \
-            B.gunicorn("serve:bare_app()", args.database_url, cfg) as (bare, bproc):
+    with B.gunicorn("serve:portal_app()", args.database_url, cfg) as (portal, pproc):
         def pids():
-            return B.worker_pids(pproc) + B.worker_pids(bproc) + B.postgres_pids(dbn)
+            return B.worker_pids(pproc) + B.postgres_pids(dbn)
 
         clients = {u: B.Client(portal).login(u) for u in {p[1] for p in PAGES}}
-        bare_client = B.Client(bare)
-        # Warm both: imports, template compilation, connection pools, PostgreSQL's cache.
+        # Warm: imports, template compilation, connection pools, PostgreSQL's cache.
         for _ in range(40):
             for name, user, path, headers, _ in PAGES:
                 clients[user].get(path, headers=headers)
-            bare_client.get("/")
 
         result["sequential"] = {}
         for name, user, path, headers, _ in PAGES:
@@ -129,31 +126,17 @@ def main(argv=None) -> int:
             print(f"  {name:<36} client p50 {s['client']['p50']:.1f} p95 {s['client']['p95']:.1f} "
                   f"p99 {s['client']['p99']:.1f} ms | server p50 {s['server']['p50']:.1f} "
                   f"p95 {s['server']['p95']:.1f} cpu p50 {s['server_cpu']['p50']:.1f} ms | {s['bytes']} bytes", flush=True)
-        result["sequential"]["bare: 50 newest rows"] = sequential(bare_client, "/", args.sequential, {}, 60)
-        s = result["sequential"]["bare: 50 newest rows"]
-        print(f"  {'bare: 50 newest rows':<36} client p50 {s['client']['p50']:.1f} p95 {s['client']['p95']:.1f} "
-              f"ms | server p50 {s['server']['p50']:.1f} p95 {s['server']['p95']:.1f} cpu p50 "
-              f"{s['server_cpu']['p50']:.1f} ms | {s['bytes']} bytes",
-              flush=True)
 
-        # Throughput: portal desk list and bare page alternate, so drift hits both alike.
+        # Throughput and latency under load. The ratio to a bare Flask page is ratio_bench.py's
+        # figure: against the shared ceiling, one server at a time, in the same script.
         desk_cookie = B.cookie_header(clients["desk"])
         rounds = []
         for i in range(args.rounds):
             p = load(portal, "/cases/", desk_cookie, args, pids)
-            b = load(bare, "/", None, args, pids)
-            rounds.append({"portal": p, "bare": b, "ratio": p["rps"] / b["rps"] if b["rps"] else 0,
-                           "cpu_ratio": b["server_cpu_ms_per_req"] / p["server_cpu_ms_per_req"]})
+            rounds.append({"portal": p})
             print(f"  round {i + 1}: portal {p['rps']:.0f} req/s (p95 {p['p95']:.1f} ms, server CPU "
-                  f"{p['server_cpu_ms_per_req']:.1f} ms/req, others {p['cpu']['others_cores']:.2f} cores) | "
-                  f"bare {b['rps']:.0f} req/s (p95 {b['p95']:.1f} ms, server CPU {b['server_cpu_ms_per_req']:.1f} "
-                  f"ms/req, others {b['cpu']['others_cores']:.2f} cores) | ratio {rounds[-1]['ratio']:.2f}, "
-                  f"by CPU {rounds[-1]['cpu_ratio']:.2f}", flush=True)
+                  f"{p['server_cpu_ms_per_req']:.1f} ms/req, others {p['cpu']['others_cores']:.2f} cores)", flush=True)
         result["rounds"] = rounds
-        best = min(rounds, key=lambda r: r["portal"]["cpu"]["others_cores"] + r["bare"]["cpu"]["others_cores"])
-        result["ratio_median"] = statistics.median(r["ratio"] for r in rounds)
-        result["cpu_ratio_median"] = statistics.median(r["cpu_ratio"] for r in rounds)
-        result["quietest_round"] = rounds.index(best) + 1
 
         result["load_other"] = {}
         for name, user, path, headers, loaded in PAGES[2:]:
@@ -165,8 +148,6 @@ def main(argv=None) -> int:
         result["top_processes_after"] = B.top_other_processes()
 
     B.save_json("list.json", result)
-    print(f"ratio portal/bare (median of {args.rounds} rounds): {result['ratio_median']:.2f} by req/s, "
-          f"{result['cpu_ratio_median']:.2f} by server CPU per request")
     return 0
 
 

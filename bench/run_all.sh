@@ -49,8 +49,12 @@ quiet() {  # bounded wait for other work on the machine to settle; logged, never
 "$PY" generate.py --database-url "$BENCH_DATABASE_URL" --cases "$CASES" --leader-waiting 200 --if-missing \
   2>&1 | grep -v '^INFO  \[alembic' | tee "$OUT/generate-last.log"
 
-rm -f "$OUT"/list.json "$OUT"/work.json "$OUT"/intake.json "$OUT"/transition.json
+rm -f "$OUT"/ratio.json "$OUT"/list.json "$OUT"/work.json "$OUT"/intake.json "$OUT"/transition.json
 failed=""
+# The ratios to the shared ceiling (../shared/bench-ceiling, its own database peer_ceiling):
+# its own fixed settings, 2 sync workers and wrk -t2 -c4 for both sides, one server at a time.
+quiet ratio
+"$PY" ratio_bench.py --database-url "$BENCH_DATABASE_URL" 2>&1 | tee "$OUT/ratio.log" || failed="$failed ratio"
 for fig in list work intake transition; do  # one failing figure does not stop the others
   quiet "$fig"
   "$PY" "${fig}_bench.py" --database-url "$BENCH_DATABASE_URL" --config "$CONFIG" 2>&1 | tee "$OUT/$fig.log" \

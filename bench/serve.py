@@ -1,9 +1,7 @@
-"""WSGI factories for gunicorn in the benches: the portal and the bare baseline, both wrapped
-in the same thin middleware that adds `Server-Timing: app;dur=<ms>` (time inside the WSGI app,
+"""WSGI factory for gunicorn in the latency benches: the portal wrapped in a thin middleware that adds `Server-Timing: app;dur=<ms>` (time inside the WSGI app,
 upload reading included) and answers /healthz-bench for start-up checks.
 
     gunicorn --pythonpath bench 'serve:portal_app()'
-    gunicorn --pythonpath bench 'serve:bare_app()'
 """
 from __future__ import annotations
 
@@ -34,7 +32,3 @@ def portal_app():
     from portal import create_app
     return ServerTiming(create_app())
 
-
-def bare_app():
-    from bare_app import create_bare_app
-    return ServerTiming(create_bare_app())
