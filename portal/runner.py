@@ -373,7 +373,8 @@ def _kill_pid(pid: int) -> None:
 def _kill_tree(proc: subprocess.Popen) -> None:
     """SIGKILL a child, its process group, and its descendants in groups of their own (an RQ
     work-horse calls setpgrp)."""
-    leftovers = _descendants(proc.pid)
+    # Only while it lives is its pid surely its own (and its children surely its work).
+    leftovers = _descendants(proc.pid) if proc.poll() is None else []
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
