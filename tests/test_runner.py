@@ -246,11 +246,13 @@ def portal(portal_env, tmp_path):
 
 # ---------------------------------------------------------------- tests
 
-def test_killed_worker_is_started_again_and_runs_the_next_job(shared_portal):
+def test_killed_worker_and_cron_are_started_again_and_the_next_job_runs(shared_portal):
     portal = shared_portal
-    worker = portal.pid_of("worker")
+    worker, cron = portal.pid_of("worker"), portal.pid_of("cron")
     os.kill(worker, signal.SIGKILL)
+    os.kill(cron, signal.SIGKILL)  # as `rq cron` exits on a Redis error
     portal.restarted("worker", worker)
+    portal.restarted("cron", cron)
 
     rep = Browser(portal.base).login("rep_cd")
     before = portal.thumbnails()
