@@ -2,6 +2,8 @@
 
 Labels and messages are lazy_gettext strings; choices built from enums are callables, so they
 are labelled in the language of the request that shows the form, not at import."""
+import re
+import secrets
 from datetime import timezone
 
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -19,6 +21,7 @@ from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility, Se
 PHONE = Regexp(r"^\+?[0-9][0-9 \-]{4,19}$", message=_l("请输入正确的电话号码（数字，可含 - 和空格）"))
 BATCH = Regexp(r"^[A-Za-z0-9\-_/.]{1,40}$", message=_l("批号只能包含字母、数字和 - _ / . 符号"))
 REQUIRED = _l("此项为必填项")
+INTAKE_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def finite_number(form, field) -> None:
@@ -55,6 +58,9 @@ class IntakeForm(BaseForm):
     urgent = BooleanField(_l("紧急"))
     threatens_media = BooleanField(_l("顾客声称将向职能部门或媒体反映"))
     photos = MultipleFileField(_l("照片和文件"))
+    # Drawn fresh with each empty form and carried through its error pages: the same form sent
+    # again (Back, then submit) has the same key and register_case refuses it.
+    intake_key = HiddenField(default=lambda: secrets.token_urlsafe(24))
 
     def __init__(self, *args, desk: bool = False, branches=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -66,6 +72,11 @@ class IntakeForm(BaseForm):
         """The typed local time as aware UTC (None when left empty: received now)."""
         value = self.received_at.data
         return value.astimezone(timezone.utc) if value else None
+
+    def submitted_key(self) -> str | None:
+        """The key the browser sent back; None if it sent none (an old page) or a malformed one."""
+        sent = (self.intake_key.raw_data or [""])[0]
+        return sent if INTAKE_KEY.fullmatch(sent) else None
 
     def data_for_case(self) -> dict:
         from portal.batches.lookup import normalise_batch_no

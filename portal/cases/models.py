@@ -55,6 +55,9 @@ class Case(db.Model):
     kind = sa.Column(enum_type(Kind), nullable=False, default=Kind.COMPLAINT)
     registered_by_id = sa.Column(sa.Integer, sa.ForeignKey("user.id"), nullable=False)
     branch_id = sa.Column(sa.Integer, sa.ForeignKey("org_unit.id"))
+    # The intake form's own random key (drawn with the form): Back and send again carries the
+    # same key, and the unique index turns even two simultaneous sends into one case.
+    intake_key = sa.Column(sa.String(64))
 
     # Customer
     customer_name = sa.Column(sa.String(60), nullable=False)
@@ -149,6 +152,7 @@ class Case(db.Model):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         sa.Index("ix_case_received", "received_at", "id"),
+        sa.Index("ix_case_intake_key", "intake_key", unique=True),
         sa.Index("ix_case_branch_received", "branch_id", "received_at"),
         sa.Index("ix_case_responsible_received", "responsible_unit_id", "received_at"),
         sa.Index("ix_case_state_received", "state", "received_at"),

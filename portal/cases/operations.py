@@ -272,26 +272,38 @@ def _received_time(channel: Channel, received_at, now):
     return received_at
 
 
-def _refuse_resubmission(files: list[StoredFile]) -> None:
-    """Back after a successful intake shows the form again with its upload tokens; sending it
-    once more would attach the same files to a second case (and trip the unique token)."""
+def _submitted_case(intake_key: str | None, files: list[StoredFile]) -> str | None:
+    """The number of the case this very form already made, found by the form's key or by one
+    of its upload tokens (Back after a successful intake shows the form again with both)."""
+    if intake_key:
+        number = db.session.execute(sa.select(Case.number).where(Case.intake_key == intake_key)).scalar()
+        if number is not None:
+            return number
     tokens = [f.token for f in files]
     if not tokens:
-        return
-    number = db.session.execute(
+        return None
+    return db.session.execute(
         sa.select(Case.number).join(Attachment, Attachment.case_id == Case.id)
         .where(Attachment.token.in_(tokens)).limit(1)).scalar()
+
+
+def _already_submitted(number: str) -> AlreadySubmitted:
+    return AlreadySubmitted(_("这份投诉已经提交过，编号 %(number)s，请勿重复提交。", number=number),
+                            case_number=number)
+
+
+def _refuse_resubmission(intake_key: str | None, files: list[StoredFile]) -> None:
+    number = _submitted_case(intake_key, files)
     if number is not None:
-        raise AlreadySubmitted(_("这份投诉已经提交过，编号 %(number)s，请勿重复提交。", number=number),
-                               case_number=number)
+        raise _already_submitted(number)
 
 
 def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: Channel | None = None,
-                  branch_id: int | None = None, received_at=None) -> Case:
+                  branch_id: int | None = None, received_at=None, intake_key: str | None = None) -> Case:
     """Intake (受理登记): a rep in the field or the desk registers a complaint.
 
     `received_at` (desk only) is when a letter, fax or mail arrived; the first time limit
-    counts from it."""
+    counts from it. `intake_key` is the form's own key: a form sent twice makes one case."""
     if not actor.has_role(Role.REP, Role.DESK):
         raise PermissionDenied(_("只有业务员和客服专员可以登记投诉。"))
     _require(data, {"customer_name": _("顾客姓名"), "customer_phone": _("联系电话"),
@@ -313,7 +325,7 @@ def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: 
         # Only a tampered form gets here (the picker offers catalogue products).
         message = _("所选产品不在产品目录中，请重新选择产品。")
         raise ValidationError(message, {"product_name": message})
-    _refuse_resubmission(files)
+    _refuse_resubmission(intake_key, files)
     batch = find_batch(data.get("batch_no"))
     values = {k: data.get(k) for k in INTAKE_FIELDS}
     if batch is not None:
@@ -322,16 +334,26 @@ def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: 
     case = Case(number=next_number(now), received_at=received, channel=channel,
                 kind=Kind.COMPLAINT, registered_by_id=actor.id, branch_id=branch_id,
                 batch_id=batch.id if batch else None, state=State.NEW,
-                suggested_unit_id=batch.production_unit_id if batch else None, **values)
+                suggested_unit_id=batch.production_unit_id if batch else None,
+                intake_key=intake_key, **values)
     for k, v in _enter(case, Step.VERIFY, now=received).items():
         setattr(case, k, v)
-    db.session.add(case)
-    db.session.flush()
-    files_meta = _attach(case, files, actor, "evidence")
-    extra = {"received_at": received} if received != now else {}
-    _commit(case, "registered", actor, {},
-            {"number": case.number, "channel": channel, **extra,
-             **{k: values[k] for k in values if values[k]}, "files": files_meta})
+    try:
+        db.session.add(case)
+        db.session.flush()
+        files_meta = _attach(case, files, actor, "evidence")
+        extra = {"received_at": received} if received != now else {}
+        _commit(case, "registered", actor, {},
+                {"number": case.number, "channel": channel, **extra,
+                 **{k: values[k] for k in values if values[k]}, "files": files_meta})
+    except sa.exc.IntegrityError:
+        # Two sends of one form at the same moment: both passed the check above and the
+        # unique key or token stopped the second. Nothing of it stays; it is told the first.
+        db.session.rollback()
+        number = _submitted_case(intake_key, files)
+        if number is None:
+            raise
+        raise _already_submitted(number) from None
     _renditions_for(case, files)
     return case
 

@@ -62,7 +62,8 @@ def new():
                     current_user, form.data_for_case(), staged,
                     channel=Channel.get(form.channel.data) if desk else None,
                     branch_id=int(form.branch_id.data) if desk and (form.branch_id.data or "").isdigit() else None,
-                    received_at=form.received_at_utc() if desk else None)
+                    received_at=form.received_at_utc() if desk else None,
+                    intake_key=form.submitted_key())
             except AlreadySubmitted as exc:
                 # Back, then submit again: say where the case is, and drop the files it took.
                 db.session.rollback()
