@@ -190,12 +190,16 @@ def _fmt_due(case: Case) -> str:
 
 
 def _commit(case: Case, action: str, actor: User, before: dict, after: dict, note=None,
-            notify: bool = True):
-    """Audit, notify, commit as one; a concurrent change turns into a Conflict."""
+            notify: bool = True, also=None):
+    """Audit, notify, commit as one; a concurrent change turns into a Conflict.
+
+    `also(event_seq)` adds messages beyond the next step's (e.g. to those who lost the step)."""
     try:
         event = audit.record(action, actor=actor, object_type="case", object_id=case.id,
                              case_id=case.id, before=before, after=after, note=note)
         messages = _notify_step(case, event.seq) if notify else []
+        if also is not None:
+            messages += also(event.seq)
         db.session.flush()
         ids = [m.id for m in messages if m.channel != "inapp"]
         db.session.commit()
@@ -756,7 +760,24 @@ def redispatch_case(case: Case, actor: User, version: int, *, unit_id: int,
     if unit.id == case.responsible_unit_id:
         raise ValidationError(_("投诉已在「%(unit)s」，请选择另一个部门。", unit=unit.name),
                               {"unit_id": _("请选择另一个部门")})
+    # Whoever held the step is told it left them (the actor knows: they sent it on).
+    holders = [u for u in step_actors(case) if u is not None and u.id != actor.id]
+    old_name = old.name if old else "—"
     # What the old department had begun is not the new one's: it acknowledges afresh.
     before, after = _apply(case, {**_send_to(case, unit, person), "acknowledged_at": None})
+
+    def tell_holders(event_seq: int) -> list:
+        return _notify_redispatched(case, holders, event_seq, old_name=old_name, new=unit,
+                                    actor=actor, reason=reason)
     return _commit(case, "redispatched", actor, before, after,
-                   note=f"{old.name if old else '—'} → {unit.name}：{reason}")
+                   note=f"{old_name} → {unit.name}：{reason}", also=tell_holders)
+
+
+def _notify_redispatched(case: Case, holders: list[User], event_seq: int, *, old_name: str,
+                         new: OrgUnit, actor: User, reason: str) -> list:
+    """The old department learns where its case went and why, so nobody keeps working on it."""
+    subject = f"【客诉】{case.number} 已改派至{new.name}"
+    body = (f"投诉 {case.number}（{case.customer_name}，{case.product_name}）已由{actor.name}"
+            f"从「{old_name}」改派至「{new.name}」，原因：{reason}。此投诉不再需要您办理。")
+    return notify_users(holders, key_prefix=f"case:{case.id}:redispatched:{event_seq}",
+                        subject=subject, body=body, case_id=case.id)
