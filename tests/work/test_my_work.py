@@ -99,3 +99,12 @@ def test_my_work_urls_stay_where_they_were(app, as_user):
     desk = as_user("desk")
     assert desk.get("/").headers["Location"].endswith("/work")
     assert desk.get("/work").status_code == 200 and desk.get("/work/count").status_code == 200
+
+
+def test_my_work_filters_read_in_english(app, as_user):
+    make_case_at("proposed")
+    make_case_at("called_back")
+    leader = as_user("leader_prod1")
+    html = leader.get("/work", query_string={"lang": "en"}).get_data(as_text=True)
+    assert "All (2)" in html and "Overdue only" in html and "2 tasks in all" in html
+    assert "（" not in html.split('id="work-filters"')[1].split("</form>")[0]
