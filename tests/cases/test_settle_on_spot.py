@@ -137,9 +137,11 @@ def unsatisfied(case, comment="顾客仍不满意，要求查明原因"):
 
 def assert_waits_for_dispatch(case):
     """At the desk's dispatch, with its own limit, the desk told; no longer the branch's."""
+    from portal.clock import as_utc
     from portal.sla.policy import step_due
     assert case.state == State.VERIFIED and case.step == Step.DISPATCH
-    assert case.due_at == step_due(Step.DISPATCH, case.step_started_at, case.klass, case.channel)
+    assert as_utc(case.due_at) == as_utc(step_due(Step.DISPATCH, as_utc(case.step_started_at),
+                                                  case.klass, case.channel))
     assert case.responsible_unit_id is None and not case.settled_on_spot
     assert "desk" in recipients(case, Step.DISPATCH) and in_my_work("desk", case)
     assert "dispatch" in ops.available(case, user("desk"))
