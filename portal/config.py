@@ -57,6 +57,10 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("SESSION_MINUTES", "480")))
+    # Re-sign and re-send the cookie only when the session changed (the idle check writes it at
+    # most once a minute, which also moves its expiry): re-signing it on every response cost
+    # each page a compress + HMAC.
+    SESSION_REFRESH_EACH_REQUEST = False
     SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "120"))
     WTF_CSRF_TIME_LIMIT = None  # the session lifetime already bounds the token
     WTF_I18N_ENABLED = False  # use WTForms' own Chinese messages (forms/__init__.py)

@@ -132,3 +132,15 @@ def test_font_sheet_costs_a_phone_no_relayout_per_slice(client):
         assert "font-display: optional;" in face
         assert "font-weight: 400;" in face
         assert face.split("src:", 1)[1].strip().startswith('local("Noto Sans SC")')
+
+
+def test_pages_do_not_resend_an_unchanged_session_cookie(as_user):
+    """Re-signing the session cookie on every response cost CPU per page (and defeats caches)."""
+    desk = as_user("desk")
+    desk.get("/cases/")
+    for path in ("/cases/", "/work"):
+        resp = desk.get(path)
+        assert resp.status_code == 200
+        assert not any(h.startswith("session=") for h in resp.headers.getlist("Set-Cookie")), path
+    # The session still works, and logging out still ends it.
+    assert "投诉列表" in desk.get("/cases/").get_data(as_text=True)
