@@ -2,6 +2,7 @@
 
 Labels and messages are lazy_gettext strings; choices built from enums are callables, so they
 are labelled in the language of the request that shows the form, not at import."""
+import functools
 import re
 import secrets
 from datetime import timezone
@@ -15,6 +16,7 @@ from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange
 
 from forms import BaseForm
 from portal.clock import SHANGHAI
+from portal.i18n import locale_code
 from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility, SettlementForm,
                           Validity)
 
@@ -101,9 +103,15 @@ class StepForm(BaseForm):
     version = HiddenField(_l("页面版本"), validators=[DataRequired(STALE_PAGE), Regexp(r"^\d{1,9}$", message=STALE_PAGE)])
 
 
+@functools.cache
+def _validity_choices(_code: str) -> list[tuple[str, str]]:
+    """The verdicts, built once per language (the verify panel draws them on every case page)."""
+    return [(v.value, v.label) for v in Validity if v != Validity.PENDING]
+
+
 class VerifyForm(StepForm):
     validity = RadioField(_l("核实结论"),
-                          choices=lambda: [(v.value, v.label) for v in Validity if v != Validity.PENDING],
+                          choices=lambda: _validity_choices(locale_code()),
                           validators=[DataRequired(_l("请选择核实结论"))])
     kind = SelectField(_l("投诉性质"), choices=_choices(Kind), validators=[Optional()])
     klass = SelectField(_l("投诉类别"), choices=_choices(Klass), validators=[Optional()])

@@ -1,6 +1,6 @@
 """Locale choice: the user's setting, else a cookie, else Chinese."""
 from babel import Locale
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 
@@ -28,7 +28,9 @@ def locale_code() -> str:
     """"zh_CN" or "en", as Flask-Babel sees it now (force_locale included)."""
     if not has_request_context():
         return "zh_CN"
-    loc = get_locale()
+    # Flask-Babel keeps the locale in force on g; reading it there skips the context and
+    # selector walk that get_locale() repeats on every label of a page.
+    loc = getattr(getattr(g, "_flask_babel", None), "babel_locale", None) or get_locale()
     return "en" if loc is not None and loc.language == "en" else "zh_CN"
 
 
