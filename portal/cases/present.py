@@ -5,11 +5,13 @@ per-language labels rather than Jinja macros calling gettext each time.
 """
 from __future__ import annotations
 
+import math
+
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from portal import clock
-from portal.i18n import text
+from portal.i18n import locale_code, text
 
 # Filters read the page's language from the template context (computed once per render)
 # instead of asking Flask-Babel for every row.
@@ -45,12 +47,35 @@ def level_pill(ctx, level: int | None) -> Markup:
                   f'{escape(text("升级", code))} {int(level)}</span>')
 
 
-def due(value) -> Markup:
-    """The due time, which portal.js turns into a live countdown."""
+def countdown(minutes_left: int, code: str | None = None) -> tuple[str, str]:
+    """The countdown text and class portal.js's tick() writes, in the same words and rounding
+    (剩余 1天2小时 / 剩余 5分 / 已超时 3小时): the first paint already shows it, so the script's
+    first tick changes nothing and the line does not re-wrap under the reader (a layout shift)."""
+    a = abs(minutes_left)
+    d, h, m = a // 1440, (a % 1440) // 60, a % 60
+    parts = []
+    if d:
+        parts.append(text("%(n)s天", code) % {"n": d})
+    if h:
+        parts.append(text("%(n)s小时", code) % {"n": h})
+    if not d:
+        parts.append(text("%(n)s分", code) % {"n": m})
+    sep = "" if (code or locale_code()) == "zh_CN" else " "
+    word = "已超时 %(time)s" if minutes_left < 0 else "剩余 %(time)s"
+    cls = " overdue" if minutes_left < 0 else " due-soon" if minutes_left < 60 else ""
+    return text(word, code) % {"time": sep.join(parts)}, cls
+
+
+def due(value, code: str | None = None) -> Markup:
+    """The due time as a countdown, which portal.js keeps live; the exact time is its title."""
     if value is None:
         return Markup("")
+    at = clock.as_utc(value)
     shown = clock.fmt(value)
-    return Markup(f'<span class="due" data-due="{clock.as_utc(value).isoformat()}" title="{shown}">{shown}</span>')
+    # Math.round((due - now) / 60000) in portal.js: halves round up, not to even.
+    left = math.floor((at - clock.utcnow()).total_seconds() / 60 + 0.5)
+    words, cls = countdown(left, code)
+    return Markup(f'<span class="due{cls}" data-due="{at.isoformat()}" title="{shown}">{escape(words)}</span>')
 
 
 @pass_context
@@ -67,7 +92,7 @@ def case_rows(ctx, rows, case_url: str) -> Markup:
     for r in rows:
         number = escape(r.number)
         batch = f' <small class="muted">{escape(r.batch_no)}</small>' if r.batch_no else ""
-        step = f'<small>{escape(label(ctx, r.step))}</small> {due(r.due_at)}' if r.step else ""
+        step = f'<small>{escape(label(ctx, r.step))}</small> {due(r.due_at, code)}' if r.step else ""
         out.append(
             f'    <tr>\n'
             f'      <td class="num"><a href="{case_url}{number}">{number}</a></td>\n'

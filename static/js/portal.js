@@ -103,7 +103,10 @@
       if (d) parts.push(fill(T.days, { n: d }));
       if (h) parts.push(fill(T.hours, { n: h }));
       if (!d) parts.push(fill(T.minutes, { n: m }));
-      el.textContent = fill(left < 0 ? T.overdue : T.left, { time: parts.join(T.sep) });
+      // The server sends the same words (present.countdown): rewrite only what changed, so the
+      // first tick after loading costs no layout and moves nothing.
+      var words = fill(left < 0 ? T.overdue : T.left, { time: parts.join(T.sep) });
+      if (el.textContent !== words) el.textContent = words;
       el.classList.toggle("overdue", left < 0);
       el.classList.toggle("due-soon", left >= 0 && left < 60);
     });
