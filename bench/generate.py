@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_ROOT = Path(os.environ.get("BENCH_APP_ROOT", ROOT)).resolve()
 sys.path.insert(0, str(APP_ROOT))
 
-from portal.cases.states import State, Step  # noqa: E402  (values only, no app needed)
+from portal.cases.enums import (Channel, CustomerType, Kind, Klass, Responsibility, SettlementForm,
+                                Validity)
 from portal.cases.models import phone_digits  # noqa: E402
-from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility,  # noqa: E402
-                          SettlementForm, Validity)
+from portal.cases.states import State, Step  # noqa: E402  (values only, no app needed)
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -33,7 +33,7 @@ from tests.conftest import make_case, user
 from portal.cases import operations as ops
 from portal.cases.models import Case, Category
 from portal.org.models import OrgUnit
-from portal.enums import Kind, Klass, Responsibility, SettlementForm, Validity
+from portal.cases.enums import Kind, Klass, Responsibility, SettlementForm, Validity
 import sqlalchemy as sa
 app = create_app()
 with app.app_context():

@@ -69,7 +69,7 @@ def prepare_cases(db_url: str, count: int) -> tuple[list[str], dict]:
     from portal.batches.models import Batch, Product
     from portal.cases import operations
     from portal.cases.models import Category
-    from portal.enums import Channel, CustomerType
+    from portal.cases.enums import Channel, CustomerType
     from portal.extensions import db
     from portal.org.models import OrgUnit, User
 

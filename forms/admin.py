@@ -8,7 +8,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from forms import BaseForm
 from forms.cases import PHONE, REQUIRED
-from portal.enums import Role, UnitKind
+from portal.org.enums import Role, UnitKind
 
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("请输入正确的电子邮箱"))
 INDENT = "\u3000"  # a full-width space keeps the tree readable inside a <select>

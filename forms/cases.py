@@ -15,10 +15,10 @@ from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange
                                 Regexp, StopValidation)
 
 from forms import BaseForm
+from portal.cases.enums import (Channel, CustomerType, Kind, Klass, Responsibility, SettlementForm,
+                                Validity)
 from portal.clock import SHANGHAI
 from portal.i18n import locale_code
-from portal.enums import (Channel, CustomerType, Kind, Klass, Responsibility, SettlementForm,
-                          Validity)
 
 PHONE = Regexp(r"^\+?[0-9][0-9 \-]{4,19}$", message=_l("请输入正确的电话号码（数字，可含 - 和空格）"))
 BATCH = Regexp(r"^[A-Za-z0-9\-_/.]{1,40}$", message=_l("批号只能包含字母、数字和 - _ / . 符号"))

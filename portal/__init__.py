@@ -41,7 +41,7 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
 
     from portal import models  # noqa: F401 - every table registered before migrations look
     from portal.auth import bp as auth_bp
-    from portal.cases import bp as cases_bp
+    from portal.cases.routes import bp as cases_bp
     from portal.batches.routes import bp as batches_bp
     from portal.admin import bp as admin_bp
     from portal.web import bp as web_bp

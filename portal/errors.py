@@ -20,10 +20,6 @@ class PermissionDenied(DomainError):
     status = 403
 
 
-class NotFound(DomainError):
-    status = 404
-
-
 class Conflict(DomainError):
     """The record changed since the form was loaded, or is no longer in the expected state."""
     status = 409

@@ -7,10 +7,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from portal.batches.models import Batch, Product
+from portal.cases.enums import Klass
 from portal.cases.models import Approver, Category, CompensationRule
 from portal.cases.states import Step
-from portal.enums import Klass, Role, UnitKind
 from portal.extensions import db
+from portal.org.enums import Role, UnitKind
 from portal.org.models import OrgUnit, User
 from portal.sla.models import SlaPolicy
 

@@ -211,7 +211,7 @@ def make_case(username: str = "rep_cd", files=(), **overrides):
     channel = overrides.pop("channel", None)
     branch_id = overrides.pop("branch_id", None)
     data.update(overrides)
-    from portal.enums import CustomerType
+    from portal.cases.enums import CustomerType
     data["customer_type"] = data["customer_type"] or CustomerType.CONSUMER
     return register_case(user(username), data, list(files), channel=channel, branch_id=branch_id)
 
@@ -264,7 +264,7 @@ def unit(code: str):
 def to_investigating(case, klass=None, cat="quality.taste"):
     """Verify (a general complaint unless `klass`), dispatch to 生产一部 and acknowledge."""
     from portal.cases import operations as ops
-    from portal.enums import Kind, Klass, Validity
+    from portal.cases.enums import Kind, Klass, Validity
     ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
                     klass=klass or Klass.GENERAL, category_id=category(cat).id)
     ops.dispatch_case(case, user("desk"), case.version, unit_id=unit("PROD1").id)
@@ -275,7 +275,7 @@ def to_investigating(case, klass=None, cat="quality.taste"):
 def propose(case, cash=None, multiple=None):
     """生产一部's handler proposes two bags of product (plus `cash` or a `multiple`)."""
     from portal.cases import operations as ops
-    from portal.enums import Responsibility, SettlementForm
+    from portal.cases.enums import Responsibility, SettlementForm
     return ops.propose_solution(
         case, user("handler_prod1"), case.version, findings="当日生产记录正常", root_cause="包装工序人员未戴发帽",
         responsibility=Responsibility.DEPARTMENT, responsibility_note="生产一部",
@@ -286,7 +286,7 @@ def propose(case, cash=None, multiple=None):
 def _main_line():
     """The main line of a major foreign-object complaint, one operation per stage."""
     from portal.cases import operations as ops
-    from portal.enums import Kind, Klass, Responsibility, SettlementForm, Validity
+    from portal.cases.enums import Kind, Klass, Responsibility, SettlementForm, Validity
     return [
         ("verified", lambda c: ops.verify_case(
             c, user("desk"), c.version, validity=Validity.VALID, kind=Kind.COMPLAINT, klass=Klass.MAJOR,

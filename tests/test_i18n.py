@@ -3,12 +3,14 @@ complete, keeps its placeholders and cannot drift from the code.
 
 The catalog is portal/translations/en/LC_MESSAGES/messages.po (msgids are the Chinese UI
 strings). Labels that reach gettext only as variables (enum labels, timeline actions, sort
-orders, satisfaction dimensions, workflow transitions) are listed as N_() markers in
-portal/i18n_labels.py so that `pybabel extract` finds them; the tests below fail when one is
-missing there or untranslated. How to update the catalog: portal/translations/README.md.
+orders, satisfaction dimensions, workflow transitions, approval reasons) are marked N_("…")
+where they are defined, so that `pybabel extract` finds them; the tests below fail when one is
+unmarked or untranslated. How to update the catalog: portal/translations/README.md.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections import Counter
 from pathlib import Path
@@ -19,20 +21,17 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from tests.conftest import csrf_from, make_case
+from tests.conftest import HAN, csrf_from, make_case
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "portal" / "translations"
 PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
-LABELS_MODULE = ROOT / "portal" / "i18n_labels.py"
 
 # Han ideographs and the CJK / full-width punctuation (、。「」：（）…) a Chinese string carries.
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # printf-style conversions, named or not; "%%" is a literal percent sign.
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
-# Chinese text (ideographs, 、。「」 …), not the full-width symbols used as icons (＋).
-HAN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 
 
@@ -165,7 +164,7 @@ def test_compiled_catalog_matches_po(catalog):
 def _labeled_enums():
     import portal.models  # noqa: F401 - every module that defines an enum
     import portal.cases.states  # noqa: F401
-    from portal.enums import LabeledEnum
+    from portal.labels import LabeledEnum
 
     def walk(cls):
         for sub in cls.__subclasses__():
@@ -174,43 +173,53 @@ def _labeled_enums():
     return list(walk(LabeledEnum))
 
 
-def _runtime_labels() -> dict[str, str]:
-    """Every label passed to gettext as a variable, with where it comes from."""
-    from portal.cases.operations import TRANSITIONS
-    from portal.cases.queries import SORT_LABELS
-    from portal.cases.timeline import ACTION_LABELS
-    from portal.enums import SATISFACTION_DIMENSIONS
+def _runtime_labels() -> list[tuple[str, str, Path]]:
+    """Every label passed to gettext as a variable: (msgid, what it labels, the file defining it)."""
+    from portal.cases import compensation, enums, operations, queries, timeline
 
-    labels = {}
+    labels = []
     for cls in _labeled_enums():
-        for member in cls:
-            labels.setdefault(member._zh, f"{cls.__module__}.{cls.__name__}.{member.name}")
-    for key, label in ACTION_LABELS.items():
-        labels.setdefault(label, f"timeline.ACTION_LABELS[{key!r}]")
-    for key, label in SORT_LABELS.items():
-        labels.setdefault(label, f"queries.SORT_LABELS[{key!r}]")
-    for field, label in SATISFACTION_DIMENSIONS:
-        labels.setdefault(label, f"enums.SATISFACTION_DIMENSIONS[{field!r}]")
-    for name, t in TRANSITIONS.items():
-        labels.setdefault(t.label, f"operations.TRANSITIONS[{name!r}]")
+        defined_in = Path(inspect.getsourcefile(cls))
+        labels += [(m._zh, f"{cls.__module__}.{cls.__name__}.{m.name}", defined_in) for m in cls]
+    for module, table in ((timeline, timeline.ACTION_LABELS), (queries, queries.SORT_LABELS),
+                          (compensation, compensation.REASONS)):
+        labels += [(label, f"{module.__name__}[{key!r}]", Path(module.__file__))
+                   for key, label in table.items()]
+    labels += [(label, f"SATISFACTION_DIMENSIONS[{field!r}]", Path(enums.__file__))
+               for field, label in enums.SATISFACTION_DIMENSIONS]
+    labels += [(t.label, f"TRANSITIONS[{name!r}]", Path(operations.__file__))
+               for name, t in operations.TRANSITIONS.items()]
     return labels
 
 
-def test_runtime_labels_are_marked_for_extraction():
-    import portal.i18n_labels as marked
+@functools.cache
+def _marked_in(path: Path) -> frozenset[str]:
+    """The msgids `pybabel extract` finds in one file with its default keywords (N_ among them)."""
+    return frozenset(message for _lineno, message, _comments, _context
+                     in extract_from_file("python", str(path), keywords=DEFAULT_KEYWORDS)
+                     if isinstance(message, str))
 
-    # Literal N_("…") calls, as pybabel sees them (a variable inside N_() would not count).
-    extracted = {msg for _lineno, msg, _comments, _context
-                 in extract_from_file("python", str(LABELS_MODULE), keywords={"N_": None})}
+
+def test_runtime_labels_are_marked_where_they_are_defined():
     labels = _runtime_labels()
-    assert len(labels) > 80  # the walk found the enums
-    missing = {zh: where for zh, where in labels.items() if zh not in extracted or zh not in marked.LABELS}
-    assert not missing, "add to portal/i18n_labels.py as N_(...):\n" + "\n".join(
-        f'    N_("{zh}"),  # {where}' for zh, where in missing.items())
+    assert len(labels) > 120  # the walk found the enums
+    unmarked = [(zh, what, path) for zh, what, path in labels if zh not in _marked_in(path)]
+    assert not unmarked, "mark each as N_(\"…\") where it is defined:\n" + "\n".join(
+        f"{path.relative_to(ROOT)}: {what} = {zh!r}" for zh, what, path in unmarked)
+
+
+def test_an_unmarked_label_is_not_extracted(tmp_path):
+    """Why the marker is needed: a label written as a plain string is invisible to pybabel."""
+    module = tmp_path / "example.py"
+    module.write_text('from portal.labels import LabeledEnum, N_\n\n'
+                      'class Colour(LabeledEnum):\n'
+                      '    RED = "red", N_("红色")\n'
+                      '    BLUE = "blue", "蓝色"\n')
+    assert _marked_in(module) == {"红色"}
 
 
 def test_runtime_labels_are_translated(translations):
-    untranslated = {zh: where for zh, where in _runtime_labels().items()
+    untranslated = {zh: what for zh, what, _path in _runtime_labels()
                     if not (translations.get(zh) or "").strip()}
     assert not untranslated, "translate in messages.po:\n" + "\n".join(
         f"{where}: {zh}" for zh, where in untranslated.items())

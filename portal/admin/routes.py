@@ -9,11 +9,11 @@ from flask_login import current_user, login_required
 from forms.admin import NewUserForm, UnitForm, UserForm
 from portal.admin import bp
 from portal.auth.decorators import roles_required
-from portal.enums import Role, UnitKind
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.htmx import page_or_partial, redirect_to
 from portal.org import operations
+from portal.org.enums import Role, UnitKind
 from portal.org.models import OrgUnit, User, UserRole
 from portal.org.tree import unit_tree
 

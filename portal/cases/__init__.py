@@ -2,5 +2,3 @@
 from flask import Blueprint
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
-
-from portal.cases import routes  # noqa: E402,F401

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from portal.cases.models import Case
 from portal.cases.states import Step
-from portal.enums import Role, UnitKind
+from portal.org.enums import Role, UnitKind
 from portal.org.tree import unit_tree
 
 ALL_SEEING = {Role.ADMIN, Role.DESK, Role.QUALITY}

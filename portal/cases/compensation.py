@@ -12,17 +12,14 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask_babel import gettext
 
+from portal.cases.enums import Klass
 from portal.cases.models import Approver, CompensationRule
-from portal.enums import Klass, UnitKind
 from portal.extensions import db
+from portal.labels import N_
+from portal.org.enums import UnitKind
 from portal.org.tree import unit_tree
 
 ALWAYS_TO_LEADER = {Klass.MAJOR, Klass.SERIOUS}
-
-
-def N_(message: str) -> str:
-    """Mark a msgid for extraction; it is translated when a reason is shown."""
-    return message
 
 
 # Reason code → its sentence (a Chinese msgid). `klass` parameters hold the class's value

@@ -12,13 +12,14 @@ from flask import current_app
 from flask_babel import force_locale
 
 from portal.cases import evidence
+from portal.cases.enums import SATISFACTION_DIMENSIONS
 from portal.cases.models import Attachment, Case, mask_phone
 from portal.cases.states import State
 from portal.cases.timeline import case_events, case_signatures, event_label
 from portal.clock import fmt, utcnow
-from portal.enums import SATISFACTION_DIMENSIONS, SignatureMeaning
 from portal.extensions import db
 from portal.jsonutil import sha256_of
+from portal.signing.enums import SignatureMeaning
 
 # WeasyPrint (portal.pdf) is imported only to render: loading Pango and Cairo takes about a
 # second, and a web process serving a pre-rendered sheet never needs them.

@@ -7,11 +7,12 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import relationship, validates
 
+from portal.cases.enums import (Channel, CustomerType, Kind, Klass, Responsibility, SettlementForm,
+                                Validity)
 from portal.cases.states import State, Step
 from portal.clock import as_utc, utcnow
-from portal.enums import (Channel, CustomerType, Kind, Klass, LabeledEnum, Responsibility,
-                          SettlementForm, Validity)
 from portal.extensions import db
+from portal.labels import LabeledEnum, N_
 from portal.models_base import created_column, enum_type
 
 
@@ -215,7 +216,7 @@ class Case(db.Model):
 
     @property
     def satisfaction_scores(self) -> dict[str, int | None]:
-        from portal.enums import SATISFACTION_DIMENSIONS
+        from portal.cases.enums import SATISFACTION_DIMENSIONS
         return {name: getattr(self, field) for field, name in SATISFACTION_DIMENSIONS}
 
 
@@ -270,8 +271,8 @@ class Attachment(db.Model):
 
 class Approver(LabeledEnum):
     """Whose leader decides a proposal beyond the proposer's authority (PROCEDURES.md §7)."""
-    DEPARTMENT = "department", "责任部门领导"
-    COMPANY = "company", "公司领导"
+    DEPARTMENT = "department", N_("责任部门领导")
+    COMPANY = "company", N_("公司领导")
 
 
 class CompensationRule(db.Model):

@@ -18,20 +18,22 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from portal.cases import access
 from portal.cases.compensation import approval_unit_id, assess, assess_case, reason_texts
+from portal.cases.enums import Channel, Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.cases.evidence import StoredFile
 from portal.cases.models import Attachment, Case, Category
 from portal.cases.numbering import next_number
 from portal.cases.states import STEP_ROLES, State, Step
 from portal.clock import as_utc, utcnow
-from portal.enums import (Channel, Kind, Klass, Responsibility, Role, SettlementForm,
-                          SignatureMeaning, Validity)
 from portal.errors import AlreadySubmitted, Conflict, PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.jsonutil import jsonable
+from portal.labels import N_
 from portal.notify.outbox import hand_to_workers, notify_users
+from portal.org.enums import Role
 from portal.org.models import OrgUnit, User, UserRole
 from portal.org.tree import unit_tree
 from portal.signing import audit
+from portal.signing.enums import SignatureMeaning
 from portal.signing.operations import sign
 from portal.sla.policy import step_due
 
@@ -51,24 +53,24 @@ class Transition:
 
 
 TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
-    Transition("verify", "核实", step=Step.VERIFY),
-    Transition("request_info", "要求补充信息", step=Step.VERIFY),
-    Transition("supply_info", "补充信息", step=Step.SUPPLEMENT),
+    Transition("verify", N_("核实"), step=Step.VERIFY),
+    Transition("request_info", N_("要求补充信息"), step=Step.VERIFY),
+    Transition("supply_info", N_("补充信息"), step=Step.SUPPLEMENT),
     # 现场处理: a rep settles within their own authority before the desk verifies (scope:
     # access.may_settle_on_spot, not the desk's verification scope).
-    Transition("settle", "现场处理", step=Step.VERIFY, roles=frozenset({Role.REP})),
-    Transition("trace_batch", "批号追溯", step=Step.DISPATCH, roles=frozenset({Role.QUALITY})),
-    Transition("dispatch", "分派", step=Step.DISPATCH),
-    Transition("acknowledge", "首次跟进", step=Step.ACKNOWLEDGE),
-    Transition("propose", "提出处理方案", step=Step.INVESTIGATE),
-    Transition("approve", "批准", step=Step.APPROVE),
-    Transition("reject", "驳回", step=Step.APPROVE),
-    Transition("implement", "记录实施", step=Step.IMPLEMENT),
-    Transition("callback", "回访", step=Step.CALLBACK),
-    Transition("sign_off", "签字结案", step=Step.SIGN_OFF),
-    Transition("reopen", "重新打开", states=frozenset({State.CLOSED}), roles=frozenset({Role.DESK})),
+    Transition("settle", N_("现场处理"), step=Step.VERIFY, roles=frozenset({Role.REP})),
+    Transition("trace_batch", N_("批号追溯"), step=Step.DISPATCH, roles=frozenset({Role.QUALITY})),
+    Transition("dispatch", N_("分派"), step=Step.DISPATCH),
+    Transition("acknowledge", N_("首次跟进"), step=Step.ACKNOWLEDGE),
+    Transition("propose", N_("提出处理方案"), step=Step.INVESTIGATE),
+    Transition("approve", N_("批准"), step=Step.APPROVE),
+    Transition("reject", N_("驳回"), step=Step.APPROVE),
+    Transition("implement", N_("记录实施"), step=Step.IMPLEMENT),
+    Transition("callback", N_("回访"), step=Step.CALLBACK),
+    Transition("sign_off", N_("签字结案"), step=Step.SIGN_OFF),
+    Transition("reopen", N_("重新打开"), states=frozenset({State.CLOSED}), roles=frozenset({Role.DESK})),
     # 改派: while the department has not yet proposed a solution (scope: _may_redispatch).
-    Transition("redispatch", "改派", states=frozenset({State.INVESTIGATING}),
+    Transition("redispatch", N_("改派"), states=frozenset({State.INVESTIGATING}),
                roles=frozenset({Role.DESK, Role.HANDLER, Role.LEADER})),
 ]}
 

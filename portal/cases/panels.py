@@ -12,17 +12,18 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from forms import cases as f
+from portal.batches.lookup import cases_on_batch, find_batch
 from portal.cases import access, evidence, operations, queries
+from portal.cases.compensation import decided_by, reason_texts
+from portal.cases.enums import Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.cases.models import Case, Category
 from portal.cases.states import State, Step
-from portal.cases.compensation import decided_by, reason_texts
 from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures, event_label
-from portal.enums import Kind, Klass, Responsibility, Role, SettlementForm, UnitKind, Validity
 from portal.errors import ValidationError
 from portal.extensions import db
+from portal.org.enums import Role, UnitKind
 from portal.org.models import User, UserRole
 from portal.org.tree import unit_tree
-from portal.batches.lookup import cases_on_batch, find_batch
 
 
 def _files(form) -> list:

@@ -10,11 +10,13 @@ from sqlalchemy.orm import aliased
 
 from portal.batches.lookup import normalise_batch_no
 from portal.cases import access
+from portal.cases.enums import Klass
 from portal.cases.models import Case, Category, phone_digits
 from portal.cases.states import State, Step
 from portal.clock import SHANGHAI, utcnow
-from portal.enums import Klass, Role, UnitKind
 from portal.extensions import db
+from portal.labels import N_
+from portal.org.enums import Role, UnitKind
 from portal.org.models import OrgUnit
 from portal.org.tree import unit_tree
 
@@ -28,7 +30,12 @@ SORTS = {
     "due": (Case.due_at.asc().nulls_last(), Case.id.asc()),
     "-number": (Case.number.desc(),),
 }
-SORT_LABELS = {"-received": "最新受理", "received": "最早受理", "due": "时限最近", "-number": "编号倒序"}
+SORT_LABELS = {
+    "-received": N_("最新受理"),
+    "received": N_("最早受理"),
+    "due": N_("时限最近"),
+    "-number": N_("编号倒序"),
+}
 
 
 @dataclass

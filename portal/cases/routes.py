@@ -10,13 +10,14 @@ from sqlalchemy.orm import joinedload
 from forms.cases import IntakeForm
 from portal.auth.decorators import roles_required
 from portal.cases import access, bp, evidence, operations, panels
+from portal.cases.enums import Channel
 from portal.cases.models import Attachment, Case, Category
 from portal.cases.queries import SORT_LABELS, CaseFilters, branch_choices_for, list_cases
-from portal.enums import Channel, Role, UnitKind
 from portal.clock import local, utcnow
 from portal.errors import AlreadySubmitted, Conflict, DomainError
 from portal.extensions import db
 from portal.htmx import is_htmx, page_or_partial, redirect_to
+from portal.org.enums import Role, UnitKind
 from portal.org.models import User
 from portal.org.tree import unit_tree
 

@@ -1,30 +1,31 @@
 """Case states and steps: who owns each, what may follow it."""
-from portal.enums import LabeledEnum, Role
+from portal.labels import LabeledEnum, N_
+from portal.org.enums import Role
 
 
 class State(LabeledEnum):
-    NEW = "new", "待核实"
-    INFO_REQUESTED = "info_requested", "待补充信息"
-    VERIFIED = "verified", "待分派"
-    REJECTED = "rejected", "不予受理"
-    INVESTIGATING = "investigating", "调查处理中"
-    PROPOSED = "proposed", "待领导批示"
-    APPROVED = "approved", "待实施"
-    CONFIRMING = "confirming", "待回访确认"
-    CLOSED = "closed", "已结案"
+    NEW = "new", N_("待核实")
+    INFO_REQUESTED = "info_requested", N_("待补充信息")
+    VERIFIED = "verified", N_("待分派")
+    REJECTED = "rejected", N_("不予受理")
+    INVESTIGATING = "investigating", N_("调查处理中")
+    PROPOSED = "proposed", N_("待领导批示")
+    APPROVED = "approved", N_("待实施")
+    CONFIRMING = "confirming", N_("待回访确认")
+    CLOSED = "closed", N_("已结案")
 
 
 class Step(LabeledEnum):
     """The piece of work a case waits for; each has its own time limit (SLA)."""
-    VERIFY = "verify", "核实"
-    SUPPLEMENT = "supplement", "补充信息"
-    DISPATCH = "dispatch", "分派"
-    ACKNOWLEDGE = "acknowledge", "首次跟进"
-    INVESTIGATE = "investigate", "调查并提出方案"
-    APPROVE = "approve", "领导批示"
-    IMPLEMENT = "implement", "实施方案"
-    CALLBACK = "callback", "回访顾客"
-    SIGN_OFF = "sign_off", "领导签字结案"
+    VERIFY = "verify", N_("核实")
+    SUPPLEMENT = "supplement", N_("补充信息")
+    DISPATCH = "dispatch", N_("分派")
+    ACKNOWLEDGE = "acknowledge", N_("首次跟进")
+    INVESTIGATE = "investigate", N_("调查并提出方案")
+    APPROVE = "approve", N_("领导批示")
+    IMPLEMENT = "implement", N_("实施方案")
+    CALLBACK = "callback", N_("回访顾客")
+    SIGN_OFF = "sign_off", N_("领导签字结案")
 
 
 # Which roles may act on a step (scope is checked separately).

@@ -2,18 +2,19 @@
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.labels import N_
 from portal.signing.models import AuditEvent, Signature
 
 ACTION_LABELS = {
-    "registered": "登记受理", "verified": "核实成立", "rejected": "核实不成立，不予受理",
-    "info_requested": "要求补充信息", "info_supplied": "补充了信息", "batch_traced": "批号追溯",
-    "dispatched": "分派责任部门", "redispatched": "改派责任部门", "batch_assigned": "人工指定生产部门",
-    "acknowledged": "首次跟进", "proposed": "提出处理方案",
-    "approved": "领导批准", "proposal_rejected": "领导驳回方案", "implemented": "方案已实施",
-    "callback_unreached": "回访未联系上", "callback_satisfied": "回访：顾客满意",
-    "callback_unsatisfied": "回访：顾客不满意，退回重新处理", "signed_off": "领导签字结案",
-    "reopened": "重新打开", "signed": "电子签名", "settled_on_spot": "业务员现场处理",
-    "rejected_malicious": "核实为恶意投诉，不予受理",
+    "registered": N_("登记受理"), "verified": N_("核实成立"), "rejected": N_("核实不成立，不予受理"),
+    "info_requested": N_("要求补充信息"), "info_supplied": N_("补充了信息"), "batch_traced": N_("批号追溯"),
+    "dispatched": N_("分派责任部门"), "redispatched": N_("改派责任部门"), "batch_assigned": N_("人工指定生产部门"),
+    "acknowledged": N_("首次跟进"), "proposed": N_("提出处理方案"),
+    "approved": N_("领导批准"), "proposal_rejected": N_("领导驳回方案"), "implemented": N_("方案已实施"),
+    "callback_unreached": N_("回访未联系上"), "callback_satisfied": N_("回访：顾客满意"),
+    "callback_unsatisfied": N_("回访：顾客不满意，退回重新处理"), "signed_off": N_("领导签字结案"),
+    "reopened": N_("重新打开"), "signed": N_("电子签名"), "settled_on_spot": N_("业务员现场处理"),
+    "rejected_malicious": N_("核实为恶意投诉，不予受理"),
 }
 
 

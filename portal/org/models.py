@@ -7,9 +7,9 @@ from flask_login import UserMixin
 from sqlalchemy.orm import relationship
 from portal.org.passwords import hash_password, needs_rehash, verify_password
 
-from portal.enums import Role, UnitKind
 from portal.extensions import db
 from portal.models_base import created_column, enum_type
+from portal.org.enums import Role, UnitKind
 
 
 class OrgUnit(db.Model):

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from portal.enums import Role, UnitKind
 from portal.errors import PermissionDenied, ValidationError
 from portal.extensions import db
+from portal.org.enums import Role, UnitKind
 from portal.org.models import OrgUnit, User
 from portal.signing import audit
 

@@ -2,9 +2,10 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import relationship
 
-from portal.enums import Role, SignatureMeaning
 from portal.extensions import db
 from portal.models_base import enum_type
+from portal.org.enums import Role
+from portal.signing.enums import SignatureMeaning
 
 
 class AuditEvent(db.Model):

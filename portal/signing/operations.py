@@ -4,11 +4,12 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from portal.clock import utcnow
-from portal.enums import Role, SignatureMeaning
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.jsonutil import jsonable, sha256_of
+from portal.org.enums import Role
 from portal.signing import audit
+from portal.signing.enums import SignatureMeaning
 from portal.signing.models import Signature
 
 

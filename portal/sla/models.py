@@ -1,8 +1,8 @@
 """SLA policies: the limit of each step, per class (and optionally channel)."""
 import sqlalchemy as sa
 
+from portal.cases.enums import Channel, Klass
 from portal.cases.states import Step
-from portal.enums import Channel, Klass
 from portal.extensions import db
 from portal.models_base import enum_type
 

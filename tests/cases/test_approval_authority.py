@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from portal.cases import operations as ops
 from portal.cases import queries
 from portal.cases.compensation import reason_texts
+from portal.cases.enums import Klass
 from portal.cases.models import Approver, Case, CompensationRule
 from portal.cases.states import State, Step
-from portal.enums import Klass
 from portal.errors import PermissionDenied
 from portal.extensions import db
 from portal.notify.models import OutboxMessage

@@ -15,8 +15,8 @@ import pytest
 from portal.cases import operations as ops
 from portal.cases.models import Case
 from portal.cases.states import State, Step
-from portal.enums import Role
 from portal.extensions import db
+from portal.org.enums import Role
 from tests.conftest import (ACTS_ON, FORMS, footprint, last_event, make_case_at, post_step, signed_in,
                             user)
 

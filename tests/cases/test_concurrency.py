@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from portal.cases import operations as ops
+from portal.cases.enums import Kind, Klass, Validity
 from portal.cases.models import Case, CaseCounter
 from portal.cases.states import State, Step
 from portal.clock import SHANGHAI, utcnow
-from portal.enums import Kind, Klass, Validity
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from portal.signing.audit import verify_chain

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from portal import clock
 from portal.cases import operations as ops
+from portal.cases.enums import Kind, Klass, Validity
 from portal.cases.models import Case
 from portal.cases.states import State, Step
 from portal.clock import as_utc
-from portal.enums import Kind, Klass, Validity
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from portal.sla.policy import step_due

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from portal.cases import access, queries
 from portal.cases import operations as ops
 from portal.cases.states import State, Step
-from portal.enums import Role
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
+from portal.org.enums import Role
 from portal.org.models import User
 from tests.conftest import (PASSWORD, last_event, make_case, make_case_at, post_step, propose, signed_in,
                             to_investigating, unit, user)

@@ -233,7 +233,7 @@ def test_list_search_finds_by_number_phone_batch_and_name(app, as_user):
 def test_letter_gets_its_real_received_time_and_the_limit_counts_from_it(app, as_user):
     from portal.cases.states import Step
     from portal.clock import as_utc, local
-    from portal.enums import Channel
+    from portal.cases.enums import Channel
     from portal.sla.policy import step_due
     typed = local_input(hours_ago=3)
     desk = as_user("desk")

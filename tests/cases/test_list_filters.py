@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from portal import clock
+from portal.cases.enums import Klass
 from portal.cases.models import Case
 from portal.cases.queries import CaseFilters, list_cases
 from portal.clock import SHANGHAI
-from portal.enums import Klass
 from portal.extensions import db
 from tests.conftest import category, make_case, make_case_at, to_investigating, unit, user
 

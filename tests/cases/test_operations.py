@@ -6,9 +6,9 @@ import sqlalchemy as sa
 
 from portal.cases import operations as ops
 from portal.cases.compensation import reason_texts
+from portal.cases.enums import Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.cases.models import Case
 from portal.cases.states import State, Step
-from portal.enums import Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.errors import Conflict, PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.signing.audit import verify_chain

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.cases import operations as ops
-from portal.enums import Role
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
+from portal.org.enums import Role
 from portal.org.models import User, UserRole
 from tests.conftest import make_case_at, unit, user
 

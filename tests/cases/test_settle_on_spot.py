@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from portal.cases import operations as ops
 from portal.cases import queries
+from portal.cases.enums import Klass, SettlementForm
 from portal.cases.states import State, Step
-from portal.enums import Klass, SettlementForm
 from portal.errors import PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
@@ -88,7 +88,7 @@ def test_rep_of_another_branch_or_the_desk_cannot_settle(app):
 
 
 def test_only_right_after_intake(app):
-    from portal.enums import Kind, Validity
+    from portal.cases.enums import Kind, Validity
     case = make_case()
     ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
                     klass=Klass.GENERAL, category_id=category("quality.taste").id)

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from portal import clock
 from portal.cases import operations as ops
+from portal.cases.enums import Kind, Klass, Validity
 from portal.cases.models import Case
-from portal.enums import Kind, Klass, Validity
 from portal.extensions import db
 from portal.org.models import OrgUnit
 from tests.conftest import (ACTS_ON, FORMS, category, footprint, make_case, make_case_at, post_step,

@@ -1,6 +1,6 @@
 """The case's timeline says what happened in words a user recognises."""
 from portal.cases import operations as ops
-from portal.enums import Validity
+from portal.cases.enums import Validity
 from tests.conftest import make_case, user
 
 

@@ -18,7 +18,7 @@ def case_awaiting_approval() -> str:
     """A major case proposed by the handler, so a leader must approve it (set up in the domain)."""
     from portal.cases import operations as ops
     from portal.cases.models import Category
-    from portal.enums import Kind, Klass, Responsibility, SettlementForm, Validity
+    from portal.cases.enums import Kind, Klass, Responsibility, SettlementForm, Validity
     from portal.extensions import db
     from portal.org.models import OrgUnit
     case = make_case("rep_cd")
@@ -38,7 +38,7 @@ def case_awaiting_approval() -> str:
 def approval_signatures(number: str) -> int:
     from portal.cases.models import Case
     from portal.extensions import db
-    from portal.enums import SignatureMeaning
+    from portal.signing.enums import SignatureMeaning
     from portal.signing.models import Signature
     db.session.expire_all()
     return db.session.execute(

@@ -3,9 +3,9 @@ from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 
+from portal.cases.enums import Klass
 from portal.cases.states import Step
 from portal.clock import SHANGHAI
-from portal.enums import Klass
 from portal.extensions import db
 from portal.sla.due import due_at
 from portal.sla.models import SlaPolicy
