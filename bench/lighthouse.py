@@ -34,7 +34,7 @@ def find_lighthouse(path: str) -> str | None:
     return shutil.which("lighthouse")
 
 
-def run_one(lh: str, url: str, cookie: str | None, out: Path, runs: int, block_fonts: bool = False) -> dict:
+def run_one(lh: str, url: str, cookie: str | None, out: Path, runs: int) -> dict:
     """The median-scoring of `runs` Lighthouse runs of one URL."""
     results = []
     for i in range(runs):
@@ -43,10 +43,6 @@ def run_one(lh: str, url: str, cookie: str | None, out: Path, runs: int, block_f
                "--max-wait-for-load=60000"]
         if cookie:
             cmd.append("--extra-headers=" + json.dumps({"Cookie": cookie}))
-        if block_fonts:
-            # A phone with its own CJK face (every iOS/Android/Windows device) downloads no slice:
-            # this machine has none, so the slices are refused to see the page as such a phone.
-            cmd.append("--blocked-url-patterns=*.woff2")
         subprocess.run(cmd, env={**os.environ, "CHROME_PATH": CHROME}, check=True, timeout=300,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rep = json.loads(Path(f"{out}.{i}.json").read_text())
@@ -83,7 +79,7 @@ def pages(client: B.Client) -> list[tuple[str, str]]:
             ("work", "/work"), ("intake", "/cases/new")]
 
 
-def measure(base: str, lh: str, user: str, runs: int, only: list[str] | None, block_fonts: bool = False) -> dict:
+def measure(base: str, lh: str, user: str, runs: int, only: list[str] | None) -> dict:
     out_dir = B.OUT / "lighthouse"
     out_dir.mkdir(parents=True, exist_ok=True)
     client = B.Client(base).login(user)
@@ -92,8 +88,7 @@ def measure(base: str, lh: str, user: str, runs: int, only: list[str] | None, bl
     for name, path in pages(client):
         if only and name not in only:
             continue
-        r = run_one(lh, base + path, None if name == "login" else cookie, out_dir / (name + ("-nofonts" if block_fonts else "")), runs,
-                    block_fonts)
+        r = run_one(lh, base + path, None if name == "login" else cookie, out_dir / name, runs)
         if name != "login" and r["final_url"] and "/auth/login" in r["final_url"]:
             raise RuntimeError(f"{name}: Lighthouse was sent to the login page (cookie refused)")
         found[name] = r | {"path": path}
@@ -112,8 +107,6 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="Lighthouse runs per page (the median is shown)")
     ap.add_argument("--only", nargs="*", help="page names: login list case work intake")
     ap.add_argument("--lighthouse", default=DEFAULT_LH)
-    ap.add_argument("--block-fonts", action="store_true",
-                    help="refuse the woff2 slices: the page as a device with its own CJK font sees it")
     args = ap.parse_args(argv)
     lh = find_lighthouse(args.lighthouse)
     if lh is None:
@@ -121,12 +114,12 @@ def main(argv=None) -> int:
         return 0
     print(f"Lighthouse mobile performance, {args.runs} runs per page, user {args.user}", flush=True)
     if args.base:
-        result = measure(args.base.rstrip("/"), lh, args.user, args.runs, args.only, args.block_fonts)
+        result = measure(args.base.rstrip("/"), lh, args.user, args.runs, args.only)
     else:
         cfg = B.ServerConfig(workers=2)
         with B.gunicorn("serve:portal_app()", args.database_url, cfg) as (base, _proc):
-            result = measure(base, lh, args.user, args.runs, args.only, args.block_fonts)
-    B.save_json("lighthouse-nofonts.json" if args.block_fonts else "lighthouse.json", {"pages": result, "user": args.user})
+            result = measure(base, lh, args.user, args.runs, args.only)
+    B.save_json("lighthouse.json", {"pages": result, "user": args.user})
     worst = min(r["score"] for r in result.values())
     print(f"lowest score {worst} (target >= 95)")
     return 0
