@@ -18,7 +18,10 @@
         { code: "(400|403|409|413|422|429)", swap: true, error: false },
         { code: "[45]..", swap: false, error: true },
       ];
-      htmx.config.historyCacheSize = 10;
+      // No page snapshots in localStorage: they would keep customers' names and phones on the
+      // device after logout. Back reloads the page from its address (the filters are in it).
+      htmx.config.historyCacheSize = 0;
+      htmx.config.refreshOnHistoryMiss = true;
     }
     tick();
     setInterval(tick, 30000);

@@ -52,3 +52,6 @@ def test_filter_search_and_pages_of_my_work_on_a_phone(app, login_as, monkeypatc
     expect(desk).to_have_url(re.compile(r"overdue=1"))
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(late)
+    # Back reloaded the pages from their addresses: no snapshot of customers' rows is kept
+    # in the browser's storage, where it would outlive the logout.
+    assert desk.evaluate("sessionStorage.getItem('htmx-history-cache')") is None
