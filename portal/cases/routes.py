@@ -108,7 +108,7 @@ def staged_thumb(token: str):
     if f is None or not f.content_type.startswith("image/"):
         abort(404)
     evidence.ensure_renditions(f.token, f.stored_name)
-    return send_file(evidence.thumb_path(f.token), mimetype="image/jpeg", max_age=3600)
+    return send_file(evidence.thumb_path(f.token), mimetype="image/jpeg")
 
 
 @bp.route("/<number>")
@@ -183,12 +183,12 @@ def file(number: str, attachment_id: int, variant: str):
     if variant == "original":
         return send_file(evidence.original_path(att.stored_name), mimetype=att.content_type,
                          download_name=att.original_name, as_attachment=not att.is_photo,
-                         conditional=True, max_age=86400)
+                         conditional=True)
     if not att.is_photo:
         abort(404)
     evidence.ensure_renditions(att.token, att.stored_name)  # normally the worker has made them
     path = evidence.preview_path(att.token) if variant == "preview" else evidence.thumb_path(att.token)
-    return send_file(path, mimetype="image/jpeg", conditional=True, max_age=86400)
+    return send_file(path, mimetype="image/jpeg", conditional=True)
 
 
 @bp.route("/<number>/signoff.pdf")
