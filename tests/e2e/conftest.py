@@ -100,6 +100,20 @@ def noisy_jpeg(path: Path, size=(1600, 1200), quality=92) -> Path:
     return path
 
 
+def platform_fonts(context, page, selector: str) -> list[dict]:
+    """The fonts Chromium really used to draw the node's text (not what CSS asked for)."""
+    cdp = context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        assert node, f"{selector} not found"
+        return cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    finally:
+        cdp.detach()
+
+
 def state_pill(page):
     """The state label in the case header (the first pill)."""
     return page.locator("#case-main .case-head .pill").first

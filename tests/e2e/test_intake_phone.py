@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from portal.clock import utcnow
-from tests.e2e.conftest import PHONE, noisy_jpeg
+from tests.e2e.conftest import PHONE, noisy_jpeg, platform_fonts
 
 BATCH = "2026090110100"
 
@@ -13,20 +13,6 @@ BATCH = "2026090110100"
 def this_year() -> int:
     from zoneinfo import ZoneInfo
     return utcnow().astimezone(ZoneInfo("Asia/Shanghai")).year
-
-
-def platform_fonts(context, page, selector: str) -> list[dict]:
-    """The fonts Chromium really used to draw the node's text (not what CSS asked for)."""
-    cdp = context.new_cdp_session(page)
-    try:
-        cdp.send("DOM.enable")
-        cdp.send("CSS.enable")
-        root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
-        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
-        assert node, f"{selector} not found"
-        return cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-    finally:
-        cdp.detach()
 
 
 def fill_customer(page, name="王秀英"):
