@@ -5,33 +5,24 @@ from flask import abort, current_app, flash, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 from forms.cases import IntakeForm
 from portal.auth.decorators import roles_required
 from portal.cases import access, bp, evidence, operations, panels
 from portal.cases.enums import Channel
-from portal.cases.models import Attachment, Case, Category
+from portal.cases.models import Attachment, Case
 from portal.cases.queries import SORT_LABELS, CaseFilters, branch_choices_for, list_cases
 from portal.clock import local, utcnow
 from portal.errors import AlreadySubmitted, Conflict, DomainError
 from portal.extensions import db
 from portal.htmx import is_htmx, page_or_partial, redirect_to
 from portal.org.enums import Role, UnitKind
-from portal.org.models import User
 from portal.org.tree import unit_tree
 
 
 def get_case(number: str) -> Case:
     """The case by number if the current user may see it; 404 otherwise (no hint it exists)."""
-    # The page shows the attachments, the category and the people at the step every time:
-    # joined here, not one lazy query each. Their roles are read only by the call-back
-    # check: left lazy.
-    q = (sa.select(Case).where(Case.number == number)
-         .options(joinedload(Case.attachments),
-                  joinedload(Case.category).joinedload(Category.parent),
-                  *(joinedload(rel).lazyload(User.role_rows)
-                    for rel in (Case.registered_by, Case.step_user, Case.responsible_user))))
+    q = sa.select(Case).where(Case.number == number)
     case = db.session.execute(q).unique().scalar_one_or_none()
     if case is None or not access.can_view(case, current_user):
         abort(404)
