@@ -1,6 +1,6 @@
-"""Deliver one outbox message; enqueued by portal.notify.outbox.hand_to_workers after commit."""
+"""Deliver outbox messages; enqueued by portal.notify.outbox.hand_to_workers after commit."""
 from jobs.context import app
-from portal.notify.delivery import deliver_message
+from portal.notify.delivery import deliver_message, deliver_messages
 
 
 def deliver(message_id: int) -> str:
@@ -8,3 +8,9 @@ def deliver(message_id: int) -> str:
     # claims the row first, so the message still goes out once.
     with app().app_context():
         return deliver_message(message_id)
+
+
+def deliver_batch(message_ids: list[int]) -> int:
+    """Several rows over one SMTP connection; returns how many were sent."""
+    with app().app_context():
+        return sum(1 for outcome in deliver_messages(message_ids).values() if outcome == "sent")

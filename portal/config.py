@@ -84,6 +84,8 @@ class Config:
     PAGE_SIZE = 50
     REOPEN_DAYS = 90
 
+    # Outbox delivery (portal/notify): links in mail and robot messages start with this.
+    PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
     MAIL_SERVER = os.environ.get("MAIL_SERVER")  # unset: mail stays in the outbox (demo, development)
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "complaints@example.com")

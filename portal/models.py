@@ -1,7 +1,7 @@
 """Imports every model so SQLAlchemy and Alembic see the whole schema."""
 from portal.batches.models import Batch, Product  # noqa: F401
 from portal.cases.models import Attachment, Case, CaseCounter, Category, CompensationRule  # noqa: F401
-from portal.notify.models import OutboxMessage  # noqa: F401
+from portal.notify.models import OutboxAttempt, OutboxMessage, UnitRobot  # noqa: F401
 from portal.auth.models import LoginFailure, UserSession  # noqa: F401
 from portal.org.models import OrgUnit, User, UserRole  # noqa: F401
 from portal.signing.models import AuditEvent, Signature  # noqa: F401

@@ -44,15 +44,20 @@ def queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis())
 
 
-def enqueue(queue_name: str, func: str, *args, **options) -> bool:
+def enqueue(queue_name: str, func: str, *args, at=None, **options) -> bool:
     """Hand a job to the workers if Redis answers promptly; False if it was not handed over
-    (the caller's fallback, the sweep or on-demand work, then takes care of it)."""
+    (the caller's fallback, the sweep or on-demand work, then takes care of it). With `at`
+    (an aware datetime) the job waits in RQ's scheduled registry until then (the worker runs
+    `--with-scheduler`)."""
     url = current_app.config["REDIS_URL"]
     if time.monotonic() < _failed_until.get(url, 0.0):
         log.warning("Redis failed moments ago; not enqueuing %s%s", func, args)
         return False
     try:
-        queue(queue_name).enqueue(func, *args, **options)
+        if at is None:
+            queue(queue_name).enqueue(func, *args, **options)
+        else:
+            queue(queue_name).enqueue_at(at, func, *args, **options)
         return True
     except (RedisConnectionError, RedisTimeoutError) as exc:
         _failed_until[url] = time.monotonic() + current_app.config["REDIS_RETRY_SECONDS"]
@@ -61,3 +66,8 @@ def enqueue(queue_name: str, func: str, *args, **options) -> bool:
     except Exception as exc:  # noqa: BLE001 - never fail the request that already committed
         log.warning("could not enqueue %s%s: %s", func, args, exc)
     return False
+
+
+def enqueue_at(at, queue_name: str, func: str, *args, **options) -> bool:
+    """enqueue(), run at `at` (an aware datetime) rather than now."""
+    return enqueue(queue_name, func, *args, at=at, **options)

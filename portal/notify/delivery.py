@@ -1,10 +1,15 @@
-"""Delivering the outbox: claim a row, hand it to SMTP or the SMS provider, record the answer.
+"""Delivering the outbox: claim rows, hand them to SMTP, the SMS provider or a group robot,
+record each answer.
 
-Delivery is at least once and never twice at the same time: a worker first claims the row
+Delivery is at least once and never twice at the same time: a worker first claims the rows
 (status 'sending', committed) and only then talks to the provider, so a second worker or a
-repeated job finds nothing to claim. A worker killed mid-send leaves the row 'sending'; once
-that is STALE_AFTER old the sweep claims it again (the mail may then arrive twice, with the
-same Message-ID, which is the price of never losing one).
+repeated job finds nothing to claim. Each outcome is committed as soon as the provider has
+answered, with an OutboxAttempt row, so a worker killed mid-batch leaves only the message it
+was sending in doubt. That row stays 'sending'; once STALE_AFTER old the sweep records the
+attempt as lost and sends it again (the mail may then arrive twice, with the same Message-ID,
+which is the price of never losing one).
+
+A batch shares one SMTP connection: connecting is most of the cost of a small mail.
 """
 from __future__ import annotations
 
@@ -17,114 +22,280 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, render_template
 
 from portal.clock import SHANGHAI, utcnow
 from portal.extensions import db
-from portal.notify.models import OutboxMessage
+from portal.notify.models import OutboxAttempt, OutboxMessage, UnitRobot
+from portal.notify.outbox import SENT_CHANNELS
+from portal.notify.robots import robot_text, send_robot
 from portal.notify.sms import get_provider
 
 log = logging.getLogger(__name__)
 
-# In-app rows ('unread' / 'read') are read in the portal; nothing is sent for them.
-SENT_CHANNELS = ("email", "sms")
 # Wait before attempt n+1 after attempt n failed; the attempt after the last wait is the last.
 RETRY_AFTER = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30),
                timedelta(hours=2), timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
-MAX_ATTEMPTS = len(RETRY_AFTER) + 1  # 8; a row that fails them all is 'dead'
-# Far longer than a send can take (SMTP and SMS calls time out after 10 s): a row 'sending'
-# for this long belongs to a worker that died.
+MAX_ATTEMPTS = len(RETRY_AFTER) + 1  # 8 (since the last manual retry); then the row is 'dead'
+# Far longer than a send can take (SMTP, SMS and robot calls time out after 10 s): a row
+# 'sending' for this long belongs to a worker that died.
 STALE_AFTER = timedelta(minutes=10)
 SMTP_TIMEOUT_SECONDS = 10
-# After this many failures in a row on one channel, the sweep leaves that channel's other rows
+# After this many failures in a row on one channel, a batch leaves that channel's other rows
 # to the next run instead of waiting for the same timeout on each of them.
 SWEEP_CHANNEL_FAILURES = 3
+# Rows claimed at once: all wait while the first ones are sent, so not too many.
+CLAIM_CHUNK = 50
+
+_case = sa.table("case", sa.column("id", sa.Integer), sa.column("number", sa.String))
+_claimed_columns = (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address,
+                    OutboxMessage.subject, OutboxMessage.body, OutboxMessage.html,
+                    OutboxMessage.key, OutboxMessage.case_id, OutboxMessage.attempts,
+                    OutboxMessage.retries_from)
 
 
 def deliver_message(message_id: int) -> str:
     """Send one outbox row if it is due and no one else holds it.
 
     Returns 'sent', 'failed' (retried later), 'dead' (given up) or 'skipped' (not due, already
-    sent, in-app, or being sent by another worker). Commits its own transactions, so call it
-    with nothing pending in the session.
+    sent, cancelled, in-app, or being sent by another worker). Commits its own transactions,
+    so call it with nothing pending in the session.
     """
-    now = utcnow()
-    claim = db.session.execute(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, _claimable(now))
-        .values(status="sending", attempts=OutboxMessage.attempts + 1, last_attempt_at=now)
-        .returning(OutboxMessage.channel, OutboxMessage.address, OutboxMessage.subject,
-                   OutboxMessage.body, OutboxMessage.key, OutboxMessage.attempts),
-        execution_options={"synchronize_session": False},
-    ).one_or_none()
-    # Committed before the provider hears of it: from here on no other worker can claim it.
-    db.session.commit()
-    if claim is None:
-        return "skipped"
-    try:
-        if claim.channel == "email":
-            answer = send_email(claim.address, claim.subject, claim.body,
-                                message_id=_mail_message_id(message_id, claim.key))
-        else:
-            answer = get_provider(current_app.config).send(claim.address, claim.body)
-    except Exception as exc:  # noqa: BLE001 - whatever went wrong is recorded and retried
-        return _record_failure(message_id, claim.attempts, exc)
-    _record(message_id, claim.attempts, status="sent", sent_at=utcnow(), provider_response=answer)
-    log.info("outbox %s sent by %s: %s", message_id, claim.channel, answer)
-    return "sent"
+    return deliver_messages([message_id]).get(message_id, "skipped")
 
 
-def deliver_due(limit: int = 200) -> int:
-    """The sweep: deliver every row that is due, and every row a dead worker left 'sending'.
-    Returns how many were sent."""
+def deliver_messages(message_ids: list[int]) -> dict[int, str]:
+    """Send these rows (those due and free), sharing one connection per channel; returns each
+    claimed id's outcome. Same contract as deliver_message."""
+    outcomes: dict[int, str] = {}
+    with _Senders() as senders:
+        for start in range(0, len(message_ids), CLAIM_CHUNK):
+            chunk = message_ids[start:start + CLAIM_CHUNK]
+            outcomes.update(_deliver_claimed(_claim(OutboxMessage.id.in_(chunk)), senders))
+    return outcomes
+
+
+def deliver_due(limit: int = 500) -> int:
+    """The sweep: deliver every row that is due, after taking back those a dead worker left
+    'sending'. Returns how many were sent."""
     now = utcnow()
-    _give_up_lost_last_attempts(now)
+    _recover_lost(now)
     due = db.session.execute(
-        sa.select(OutboxMessage.id, OutboxMessage.channel)
-        .where(_claimable(now))
-        .order_by(OutboxMessage.send_after, OutboxMessage.id)
-        .limit(limit)).all()
+        sa.select(OutboxMessage.id).where(_claimable(now))
+        .order_by(OutboxMessage.send_after, OutboxMessage.id).limit(limit)).scalars().all()
     db.session.commit()
-    sent = 0
-    failures = Counter()  # consecutive, per channel
-    for message_id, channel in due:
-        if failures[channel] >= SWEEP_CHANNEL_FAILURES:
-            continue
-        outcome = deliver_message(message_id)
-        if outcome == "sent":
-            sent += 1
-            failures[channel] = 0
-        elif outcome in ("failed", "dead"):
-            failures[channel] += 1
+    outcomes = deliver_messages(due)
+    sent = sum(1 for o in outcomes.values() if o == "sent")
     if due:
         log.info("sweep: %d of %d due outbox messages sent", sent, len(due))
     return sent
 
 
-def send_email(to: str, subject: str, body: str, *, message_id: str) -> str:
-    """Send one plain-text UTF-8 mail; returns the server's reply to DATA (its queue id)."""
-    config = current_app.config
-    if not config.get("MAIL_SERVER"):
-        # The demo and development setups have no mail server: the outbox row is the record.
-        return "outbox-only: MAIL_SERVER not configured"
-    msg = EmailMessage()
-    msg["From"] = config["MAIL_SENDER"]
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(utcnow().astimezone(SHANGHAI))
-    msg["Message-ID"] = message_id
-    msg.set_content(body)
-    smtp = _RecordingSMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=SMTP_TIMEOUT_SECONDS)
-    try:
-        smtp.send_message(msg)
-        return smtp.data_reply
-    finally:
+# -- Claiming and recording ----------------------------------------------------------------------
+
+def _claimable(now):
+    """Rows a worker may take now: due and waiting (or waiting for a retry), attempts left."""
+    return sa.and_(
+        OutboxMessage.channel.in_(SENT_CHANNELS),
+        OutboxMessage.status.in_(("pending", "failed")),
+        OutboxMessage.send_after <= now,
+        OutboxMessage.attempts - OutboxMessage.retries_from < MAX_ATTEMPTS,
+    )
+
+
+def _claim(which) -> list:
+    now = utcnow()
+    claimed = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(which, _claimable(now))
+        .values(status="sending", attempts=OutboxMessage.attempts + 1, last_attempt_at=now)
+        .returning(*_claimed_columns),
+        execution_options={"synchronize_session": False},
+    ).all()
+    # Committed before any provider hears of them: from here on no other worker can claim them.
+    db.session.commit()
+    return sorted(claimed, key=lambda row: row.id)
+
+
+def _deliver_claimed(claimed: list, senders: "_Senders") -> dict[int, str]:
+    outcomes = {}
+    failures = senders.failures
+    numbers = _case_numbers({row.case_id for row in claimed if row.case_id})
+    for row in claimed:
+        if failures[row.channel] >= SWEEP_CHANNEL_FAILURES:
+            _release(row)  # not tried: the channel is down, the next run tries again
+            continue
+        try:
+            answer = senders.send(row, numbers.get(row.case_id))
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong is recorded and retried
+            outcomes[row.id] = _record_failure(row, exc)
+            failures[row.channel] += 1
+            continue
+        _record(row, "sent", answer, sent_at=utcnow())
+        failures[row.channel] = 0
+        outcomes[row.id] = "sent"
+        log.info("outbox %s sent by %s: %s", row.id, row.channel, answer)
+    return outcomes
+
+
+def _record(row, outcome: str, response: str, **values) -> bool:
+    # Only the attempt holding the claim writes the outcome; a stale one taken over by the
+    # sweep no longer does.
+    now = utcnow()
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, OutboxMessage.status == "sending",
+               OutboxMessage.attempts == row.attempts)
+        .values(status=outcome, provider_response=response, **values),
+        execution_options={"synchronize_session": False})
+    if result.rowcount:
+        db.session.execute(sa.insert(OutboxAttempt).values(
+            message_id=row.id, attempt=row.attempts, at=now, outcome=outcome, response=response))
+    db.session.commit()
+    return bool(result.rowcount)
+
+
+def _record_failure(row, exc: Exception) -> str:
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    tries = row.attempts - row.retries_from
+    if tries >= MAX_ATTEMPTS:
+        _record(row, "dead", error)
+        log.error("outbox %s dead after %d attempts: %s", row.id, tries, error)
+        return "dead"
+    _record(row, "failed", error, send_after=utcnow() + RETRY_AFTER[tries - 1])
+    log.warning("outbox %s attempt %d failed: %s", row.id, tries, error)
+    return "failed"
+
+
+def _release(row) -> None:
+    """Give back a claimed row that was not tried, as if it had not been claimed."""
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == row.id, OutboxMessage.status == "sending",
+               OutboxMessage.attempts == row.attempts)
+        .values(status="pending" if row.attempts - 1 == row.retries_from else "failed",
+                attempts=row.attempts - 1),
+        execution_options={"synchronize_session": False})
+    db.session.commit()
+
+
+def _recover_lost(now) -> None:
+    """Rows a worker left 'sending' STALE_AFTER ago: it died. Record the attempt as lost; the
+    row is tried again (now), or is dead if that was its last attempt."""
+    lost = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.last_attempt_at < now - STALE_AFTER)
+        .values(status=sa.case((OutboxMessage.attempts - OutboxMessage.retries_from >= MAX_ATTEMPTS, "dead"),
+                               else_="failed"),
+                provider_response="worker lost during the attempt")
+        .returning(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.status),
+        execution_options={"synchronize_session": False}).all()
+    for row in lost:
+        db.session.execute(sa.insert(OutboxAttempt).values(
+            message_id=row.id, attempt=row.attempts, at=now, outcome="lost",
+            response="worker lost during the attempt"))
+        if row.status == "dead":
+            log.error("outbox %s dead: worker lost during the last attempt", row.id)
+    db.session.commit()
+
+
+def _case_numbers(case_ids: set[int]) -> dict[int, str]:
+    if not case_ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(_case.c.id, _case.c.number).where(_case.c.id.in_(case_ids))).all())
+
+
+def case_link(number: str | None) -> str | None:
+    """The absolute address of a case's page, for mail and robots (PORTAL_BASE_URL)."""
+    base = (current_app.config.get("PORTAL_BASE_URL") or "").rstrip("/")
+    return f"{base}/cases/{number}" if base and number else None
+
+
+# -- Channels ------------------------------------------------------------------------------------
+
+class _Senders:
+    """The open connections of one batch: one SMTP session, the SMS provider, robot settings."""
+
+    def __init__(self):
+        self._smtp = None
+        self._sms = None
+        self._robots: dict[int, UnitRobot | None] = {}
+        self.failures = Counter()  # consecutive, per channel
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._close_smtp()
+
+    def send(self, row, case_number: str | None) -> str:
+        link = case_link(case_number)
+        if row.channel == "email":
+            return self._send_email(row, link)
+        if row.channel == "sms":
+            if self._sms is None:
+                self._sms = get_provider(current_app.config)
+            return self._sms.send(row.address, row.body)
+        if row.channel == "robot":
+            robot = self._robot(int(row.address))
+            if robot is None or not robot.active:
+                raise LookupError(f"robot {row.address} is not configured or not active")
+            return send_robot(robot.vendor, robot.url, robot.secret,
+                              robot_text(row.subject, row.body, link))
+        raise LookupError(f"channel {row.channel} is not sent")
+
+    def _robot(self, robot_id: int) -> UnitRobot | None:
+        if robot_id not in self._robots:
+            self._robots[robot_id] = db.session.get(UnitRobot, robot_id)
+            db.session.commit()
+        return self._robots[robot_id]
+
+    def _send_email(self, row, link: str | None) -> str:
+        config = current_app.config
+        if not config.get("MAIL_SERVER"):
+            # The demo and development setups have no mail server: the outbox row is the record.
+            return "outbox-only: MAIL_SERVER not configured"
+        msg = build_email(row.address, row.subject, row.body, html=row.html, link=link,
+                          message_id=_mail_message_id(row.id, row.key))
+        if self._smtp is None:
+            self._smtp = _RecordingSMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]),
+                                        timeout=SMTP_TIMEOUT_SECONDS)
+        try:
+            self._smtp.send_message(msg)
+        except Exception:
+            # The session's state is unknown now: the next mail opens a fresh one.
+            self._close_smtp()
+            raise
+        return self._smtp.data_reply
+
+    def _close_smtp(self):
+        if self._smtp is None:
+            return
+        smtp, self._smtp = self._smtp, None
         # Once DATA is accepted the mail is out: trouble saying QUIT must not count as a
         # failure, or the retry would send it again.
         try:
             smtp.quit()
         except (smtplib.SMTPException, OSError):
             smtp.close()
+
+
+def build_email(to: str, subject: str, body: str, *, message_id: str, html: str | None = None,
+                link: str | None = None) -> EmailMessage:
+    """A Chinese mail with a plain-text part and an HTML part, both with the case's link."""
+    config = current_app.config
+    msg = EmailMessage()
+    msg["From"] = config["MAIL_SENDER"]
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow().astimezone(SHANGHAI))
+    msg["Message-ID"] = message_id
+    context = {"subject": subject, "body": body, "link": link,
+               "company_name": config.get("COMPANY_NAME", "")}
+    msg.set_content(render_template("notify/mail.txt", **context))
+    msg.add_alternative(html or render_template("notify/mail.html", **context), subtype="html")
+    return msg
 
 
 class _RecordingSMTP(smtplib.SMTP):
@@ -136,54 +307,6 @@ class _RecordingSMTP(smtplib.SMTP):
         code, reply = super().data(msg)
         self.data_reply = f"{code} {reply.decode('utf-8', 'replace')}"
         return code, reply
-
-
-def _claimable(now):
-    """Rows a worker may take now: due and waiting, or left 'sending' by a worker that died."""
-    return sa.and_(
-        OutboxMessage.channel.in_(SENT_CHANNELS),
-        OutboxMessage.attempts < MAX_ATTEMPTS,
-        sa.or_(
-            sa.and_(OutboxMessage.status.in_(("pending", "failed")), OutboxMessage.send_after <= now),
-            sa.and_(OutboxMessage.status == "sending", OutboxMessage.last_attempt_at < now - STALE_AFTER),
-        ),
-    )
-
-
-def _record(message_id: int, attempt: int, **values) -> None:
-    # Only the attempt holding the claim writes the outcome; a stale one taken over by the
-    # sweep no longer does.
-    db.session.execute(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending",
-               OutboxMessage.attempts == attempt)
-        .values(**values),
-        execution_options={"synchronize_session": False})
-    db.session.commit()
-
-
-def _record_failure(message_id: int, attempt: int, exc: Exception) -> str:
-    error = f"{type(exc).__name__}: {exc}"[:1000]
-    if attempt >= MAX_ATTEMPTS:
-        _record(message_id, attempt, status="dead", provider_response=error)
-        log.error("outbox %s dead after %d attempts: %s", message_id, attempt, error)
-        return "dead"
-    _record(message_id, attempt, status="failed", provider_response=error,
-            send_after=utcnow() + RETRY_AFTER[attempt - 1])
-    log.warning("outbox %s attempt %d failed: %s", message_id, attempt, error)
-    return "failed"
-
-
-def _give_up_lost_last_attempts(now) -> None:
-    """A worker died during the last allowed attempt: no one will claim the row again, so
-    say so instead of leaving it 'sending' for ever."""
-    db.session.execute(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.status == "sending", OutboxMessage.attempts >= MAX_ATTEMPTS,
-               OutboxMessage.last_attempt_at < now - STALE_AFTER)
-        .values(status="dead", provider_response="worker lost during the last attempt"),
-        execution_options={"synchronize_session": False})
-    db.session.commit()
 
 
 def _mail_message_id(message_id: int, key: str) -> str:

@@ -1,26 +1,54 @@
-"""Writing to the outbox (inside the caller's transaction) and handing new rows to workers."""
+"""Writing to the outbox (inside the caller's transaction), cancelling and retrying rows, and
+handing them to workers after commit: now, or at their send time (`enqueue_at`)."""
 from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.clock import utcnow
+from portal.clock import as_utc, utcnow
 from portal.extensions import db
-from portal.notify.models import OutboxMessage
+from portal.notify.models import CHANNELS, KINDS, OutboxMessage, UnitRobot
+
+# Channels a worker delivers; in-app rows are read in the portal.
+SENT_CHANNELS = ("email", "sms", "robot")
+# Rows handed to one delivery job (one SMTP connection for all of them).
+JOB_BATCH = 50
 
 
-def add_message(*, key: str, channel: str, recipient, subject: str, body: str,
-                case_id: int | None = None, send_after=None) -> OutboxMessage | None:
-    """Queue one message unless one with this key exists (a retry never sends twice)."""
-    address = {"email": recipient.email, "sms": recipient.phone, "inapp": None}[channel]
-    if channel != "inapp" and not address:
+def add_message(*, key: str, channel: str, recipient=None, address: str | None = None,
+                subject: str, body: str, case_id: int | None = None, send_after=None,
+                kind: str = "step", html: str | None = None) -> OutboxMessage | None:
+    """Queue one message unless one with this key exists (a retry never sends twice).
+
+    To a user (`recipient`: the address is their mail or phone unless `address` is given), to
+    an address only (a customer's phone: recipient None), or to a group robot (channel
+    "robot", address = the UnitRobot id). Returns None when there is nowhere to send it.
+    `send_after` in the future makes a scheduled row (a reminder); `html` replaces the mail's
+    generated HTML part.
+    """
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown outbox channel {channel!r}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    if address is None and recipient is not None:
+        address = {"email": recipient.email, "sms": recipient.phone}.get(channel)
+    if channel == "inapp":
+        if recipient is None:
+            return None
+        address = None
+    elif not address:
         return None
     exists = db.session.execute(
         sa.select(OutboxMessage.id).where(OutboxMessage.key == key)).first()
     if exists:
         return None
-    msg = OutboxMessage(key=key, channel=channel, recipient_id=recipient.id, address=address,
-                        subject=subject, body=body, case_id=case_id,
+    msg = OutboxMessage(key=key, kind=kind, channel=channel,
+                        recipient_id=recipient.id if recipient is not None else None,
+                        address=str(address) if address is not None else None,
+                        subject=subject[:200], body=body, html=html, case_id=case_id,
                         send_after=send_after or utcnow(),
                         status="unread" if channel == "inapp" else "pending")
     db.session.add(msg)
@@ -28,23 +56,95 @@ def add_message(*, key: str, channel: str, recipient, subject: str, body: str,
 
 
 def notify_users(users, *, key_prefix: str, subject: str, body: str, case_id: int | None,
-                 channels=("email",)) -> list[OutboxMessage]:  # "my work" is the in-app view
+                 channels=("email",), kind: str = "step", send_after=None,
+                 sms_body: str | None = None) -> list[OutboxMessage]:
+    """One row per user and channel, keyed `{key_prefix}:{user id}:{channel}`.
+
+    `sms_body` is the short text for the SMS channel (portal.notify.templates keeps those
+    within one 70-character segment); without it the SMS carries `body`."""
     out = []
     for user in users:
         for channel in channels:
             msg = add_message(key=f"{key_prefix}:{user.id}:{channel}", channel=channel,
-                              recipient=user, subject=subject, body=body, case_id=case_id)
+                              recipient=user, subject=subject,
+                              body=sms_body if channel == "sms" and sms_body else body,
+                              case_id=case_id, kind=kind, send_after=send_after)
             if msg is not None:
                 out.append(msg)
     return out
 
 
+def robots_for_unit(unit_id: int | None) -> list[UnitRobot]:
+    """The active group robots configured for this unit (not its parents')."""
+    if unit_id is None:
+        return []
+    return db.session.execute(
+        sa.select(UnitRobot).where(UnitRobot.unit_id == unit_id, UnitRobot.active.is_(True))
+        .order_by(UnitRobot.id)).scalars().all()
+
+
+def notify_robots(robots: Iterable[UnitRobot], *, key_prefix: str, subject: str, body: str,
+                  case_id: int | None, kind: str = "step", send_after=None) -> list[OutboxMessage]:
+    """One row per robot, keyed `{key_prefix}:robot:{robot id}`."""
+    out = []
+    for robot in robots:
+        msg = add_message(key=f"{key_prefix}:robot:{robot.id}", channel="robot", address=str(robot.id),
+                          subject=subject, body=body, case_id=case_id, kind=kind,
+                          send_after=send_after)
+        if msg is not None:
+            out.append(msg)
+    return out
+
+
+def cancel_pending(case_id: int, kinds=("reminder", "escalation"), now: datetime | None = None) -> int:
+    """The case's messages of these kinds that have not gone out become 'cancelled' (in the
+    caller's transaction): waiting or failed rows, and in-app rows whose time has not come.
+    A row a worker holds ('sending') is past recall. Returns how many were cancelled."""
+    now = now or utcnow()
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.case_id == case_id, OutboxMessage.kind.in_(tuple(kinds)),
+               sa.or_(OutboxMessage.status.in_(("pending", "failed")),
+                      sa.and_(OutboxMessage.status == "unread", OutboxMessage.send_after > now)))
+        .values(status="cancelled"),
+        execution_options={"synchronize_session": False})
+    return result.rowcount
+
+
+def retry_message(message_id: int, now: datetime | None = None) -> bool:
+    """A failed or dead message is sent again now, with a fresh set of attempts (in the
+    caller's transaction; hand_to_workers([message_id]) after commit). False if it was not
+    failed or dead (sent meanwhile, cancelled, unknown)."""
+    now = now or utcnow()
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status.in_(("failed", "dead")),
+               OutboxMessage.channel.in_(SENT_CHANNELS))
+        .values(status="pending", send_after=now, retries_from=OutboxMessage.attempts),
+        execution_options={"synchronize_session": False})
+    return result.rowcount == 1
+
+
 def hand_to_workers(message_ids: list[int]) -> None:
-    """After commit: ask a worker to deliver now. If Redis is down the sweep delivers later."""
+    """After commit: ask a worker to deliver the due rows now, and the later ones at their send
+    time (RQ's scheduler, `rq worker --with-scheduler`). If Redis is down or a job is lost, the
+    minute sweep delivers them; delivery claims each row first, so nothing goes out twice."""
     if not message_ids or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
         return
-    from portal.queues import enqueue
-    for mid in message_ids:
-        if not enqueue("notify", "jobs.deliver.deliver", mid, job_id=f"deliver-{mid}",
-                       result_ttl=0, failure_ttl=7 * 86400):
-            break  # delivery is at-least-once through the sweep
+    from portal.queues import enqueue, enqueue_at
+    rows = db.session.execute(
+        sa.select(OutboxMessage.id, OutboxMessage.send_after)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.channel.in_(SENT_CHANNELS))
+        .order_by(OutboxMessage.id)).all()
+    now = utcnow()
+    due = [r.id for r in rows if as_utc(r.send_after) <= now]
+    later = [r for r in rows if as_utc(r.send_after) > now]
+    for start in range(0, len(due), JOB_BATCH):
+        chunk = due[start:start + JOB_BATCH]
+        if not enqueue("notify", "jobs.deliver.deliver_batch", chunk,
+                       job_id=f"deliver-{chunk[0]}-{len(chunk)}", result_ttl=0, failure_ttl=7 * 86400):
+            return  # Redis is not answering: the sweep delivers all of them
+    for row in later:
+        if not enqueue_at(as_utc(row.send_after), "notify", "jobs.deliver.deliver", row.id,
+                          job_id=f"deliver-{row.id}", result_ttl=0, failure_ttl=7 * 86400):
+            return

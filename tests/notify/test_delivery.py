@@ -120,7 +120,7 @@ def test_pending_email_is_delivered_once_with_chinese_subject(app, smtp_sink):
 
     [mail] = smtp_sink.mails_for(message_id)
     assert mail["Subject"] == SUBJECT
-    assert mail.get_content().strip() == BODY
+    assert mail.get_body(("plain",)).get_content().startswith(BODY)
     assert mail["To"] == "leader_qa@example.com"
     assert mail["From"] == app.config["MAIL_SENDER"]
     row = outbox_row(message_id)
