@@ -5,4 +5,4 @@ from portal.notify.models import OutboxAttempt, OutboxMessage, UnitRobot  # noqa
 from portal.auth.models import LoginFailure, UserSession  # noqa: F401
 from portal.org.models import OrgUnit, User, UserRole  # noqa: F401
 from portal.signing.models import AuditEvent, Signature  # noqa: F401
-from portal.sla.models import SlaPolicy  # noqa: F401
+from portal.sla.models import CasePause, Holiday, SlaPolicy  # noqa: F401

@@ -9,11 +9,10 @@ import sqlalchemy as sa
 from portal.batches.models import Batch, Product
 from portal.cases.enums import Klass
 from portal.cases.models import Approver, Category, CompensationRule
-from portal.cases.states import Step
 from portal.extensions import db
 from portal.org.enums import Role, UnitKind
 from portal.org.models import OrgUnit, User
-from portal.sla.models import SlaPolicy
+from portal.sla.seed import seed_time_limits
 
 UNITS = [  # code, name, kind, parent code
     ("HQ", "示例食品股份有限公司", UnitKind.COMPANY, None),
@@ -53,10 +52,6 @@ COMPENSATION = [
 
 # Whose leader decides beyond those limits: serious complaints go to headquarters (§7).
 COMPANY_DECIDES = {Klass.SERIOUS}
-
-SLA = [(Step.VERIFY, 30), (Step.DISPATCH, 10), (Step.ACKNOWLEDGE, 15), (Step.INVESTIGATE, 240),
-       (Step.APPROVE, 120), (Step.IMPLEMENT, 1200), (Step.CALLBACK, 240), (Step.SIGN_OFF, 1440),
-       (Step.SUPPLEMENT, 1440)]
 
 PRODUCTS = [("P001", "三鲜水饺", "500g/袋", "PROD1"), ("P002", "猪肉白菜水饺", "1kg/袋", "PROD1"),
             ("P003", "黑芝麻汤圆", "400g/袋", "PROD2"), ("P004", "花生汤圆", "400g/袋", "PROD2"),
@@ -103,9 +98,7 @@ def seed_reference() -> dict[str, OrgUnit]:
                                             always_needs_approval=always, note=note,
                                             approver=Approver.COMPANY if klass in COMPANY_DECIDES
                                             else Approver.DEPARTMENT))
-    if not db.session.execute(sa.select(SlaPolicy.id)).first():
-        for step, minutes in SLA:
-            db.session.add(SlaPolicy(step=step, minutes=minutes, calendar="24x7"))
+    seed_time_limits()  # portal/sla/seed.py: every limit of §4 and the holiday calendar
     products = {p.code: p for p in db.session.execute(sa.select(Product)).scalars()}
     for code, name, spec, unit in PRODUCTS:
         if code not in products:

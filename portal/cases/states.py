@@ -1,6 +1,7 @@
 """Case states and steps: who owns each, what may follow it."""
 from portal.labels import LabeledEnum, N_
 from portal.org.enums import Role
+from portal.steps import Step  # noqa: F401  (re-exported: the step keys live in portal/steps.py)
 
 
 class State(LabeledEnum):
@@ -13,19 +14,6 @@ class State(LabeledEnum):
     APPROVED = "approved", N_("待实施")
     CONFIRMING = "confirming", N_("待回访确认")
     CLOSED = "closed", N_("已结案")
-
-
-class Step(LabeledEnum):
-    """The piece of work a case waits for; each has its own time limit (SLA)."""
-    VERIFY = "verify", N_("核实")
-    SUPPLEMENT = "supplement", N_("补充信息")
-    DISPATCH = "dispatch", N_("分派")
-    ACKNOWLEDGE = "acknowledge", N_("首次跟进")
-    INVESTIGATE = "investigate", N_("调查并提出方案")
-    APPROVE = "approve", N_("领导批示")
-    IMPLEMENT = "implement", N_("实施方案")
-    CALLBACK = "callback", N_("回访顾客")
-    SIGN_OFF = "sign_off", N_("领导签字结案")
 
 
 # Which roles may act on a step (scope is checked separately).
