@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from portal.cases import audience
 from portal.cases.models import Case
 from portal.cases.states import Step
 from portal.org.enums import Role, UnitKind
@@ -59,29 +60,9 @@ def sees_full_phone(case: Case, user) -> bool:
 
 
 def in_step_scope(case: Case, user, step: Step) -> bool:
-    """Does the user's place in the organisation let them act on this step of this case?"""
-    tree = unit_tree()
-    if step in (Step.VERIFY, Step.DISPATCH):
-        return user.has_role(Role.DESK)
-    if step == Step.SUPPLEMENT:
-        return case.step_user_id == user.id or (case.step_user_id is None and user.has_role(Role.DESK))
-    if step in (Step.ACKNOWLEDGE, Step.INVESTIGATE, Step.IMPLEMENT):
-        return (user.has_role(Role.HANDLER) and case.responsible_unit_id is not None
-                and tree.contains(user.unit_id, case.responsible_unit_id)
-                and case.step_user_id in (None, user.id))
-    if step in (Step.APPROVE, Step.SIGN_OFF):
-        # The leaders of the step's unit (the department, or the company when the rule says
-        # headquarters decides) and of the units above it; operations.step_actors notifies them.
-        return (user.has_role(Role.LEADER) and case.step_unit_id is not None
-                and (tree.contains(user.unit_id, case.step_unit_id) or _leader_sees_all(user)))
-    if step == Step.CALLBACK:
-        if user.has_role(Role.DESK):
-            return True
-        if case.settled_on_spot:
-            return False  # the rep settled it: the desk, not the rep, confirms with the customer
-        branch = user.branch_id()
-        return user.has_role(Role.REP) and branch is not None and tree.contains(branch, case.branch_id)
-    return False
+    """Does this step of this case wait for the user? (portal/cases/audience.py decides,
+    for the inbox and the notifications too.)"""
+    return audience.may_act(case, user, step)
 
 
 def may_settle_on_spot(case: Case, user) -> bool:

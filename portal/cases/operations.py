@@ -16,18 +16,20 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.cases import access
+from portal.cases import access, audience
 from portal.cases.compensation import approval_unit_id, assess, assess_case, reason_texts
 from portal.cases.enums import Channel, Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.cases.evidence import StoredFile
 from portal.cases.models import Attachment, Case, Category
 from portal.cases.numbering import next_number
 from portal.cases.states import STEP_ROLES, State, Step
+from portal.escalation import operations as escalation
 from portal.clock import as_utc, utcnow
 from portal.errors import AlreadySubmitted, Conflict, PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.jsonutil import jsonable
 from portal.labels import N_
+from portal.notify import customer
 from portal.notify.outbox import hand_to_workers, notify_users
 from portal.org.enums import Role
 from portal.org.models import OrgUnit, User, UserRole
@@ -137,40 +139,8 @@ def _enter(case: Case, step: Step | None, *, unit_id=None, user_id=None, now=Non
             "step_started_at": now if step else None, "due_at": due}
 
 
-def step_actors(case: Case) -> list[User]:
-    """The people who can act on the case's current step (they get the notification)."""
-    step = case.step
-    if step is None:
-        return []
-    if case.step_user_id:
-        return [db.session.get(User, case.step_user_id)]
-    q = sa.select(User).join(UserRole).where(User.active.is_(True), UserRole.role.in_(STEP_ROLES[step]))
-    if step in (Step.APPROVE, Step.SIGN_OFF):
-        return _unit_leaders(case.step_unit_id)
-    if step in (Step.ACKNOWLEDGE, Step.INVESTIGATE, Step.IMPLEMENT):
-        q = q.where(User.unit_id == case.responsible_unit_id)
-    elif step == Step.CALLBACK:
-        q = q.where(UserRole.role == Role.DESK)
-    users = db.session.execute(q).unique().scalars().all()
-    if (step == Step.CALLBACK and case.registered_by.has_role(Role.REP)
-            and access.in_step_scope(case, case.registered_by, step)):
-        users.append(case.registered_by)
-    return users
-
-
-def _unit_leaders(unit_id: int | None) -> list[User]:
-    """The leaders of the unit a decision waits for (access.in_step_scope lets them act);
-    a unit without a leader of its own (a branch) waits for the nearest unit above it."""
-    tree = unit_tree()
-    while unit_id is not None:
-        leaders = db.session.execute(
-            sa.select(User).join(UserRole).where(User.active.is_(True), User.unit_id == unit_id,
-                                                 UserRole.role == Role.LEADER)).unique().scalars().all()
-        if leaders:
-            return leaders
-        unit = tree.units.get(unit_id)
-        unit_id = unit.parent_id if unit else None
-    return []
+# H4: every step message to a person is mailed and also put in their bell (portal/notify/bell.py).
+STEP_CHANNELS = ("email", "inapp")
 
 
 def _notify_step(case: Case, event_seq: int) -> list:
@@ -179,11 +149,21 @@ def _notify_step(case: Case, event_seq: int) -> list:
     # Messages go out in Chinese whatever language the person who acted reads.
     with force_locale("zh_CN"):
         step = case.step.label
-    subject = f"【客诉】{case.number} 待您{step}"
-    body = (f"投诉 {case.number}（{case.customer_name}，{case.product_name}）等待您{step}。"
-            f"办理时限：{_fmt_due(case)}。")
-    return notify_users(step_actors(case), key_prefix=f"case:{case.id}:step:{case.step.value}:{event_seq}",
-                        subject=subject, body=body, case_id=case.id)
+    # Who the step waits for, each told what they are asked to do (audience.py).
+    tasks: dict[str | None, list[User]] = {}
+    for person, task in audience.holding(case):
+        tasks.setdefault(task, []).append(person)
+    messages = []
+    for task, people in tasks.items():
+        with force_locale("zh_CN"):
+            what = _(task) if task else step
+        subject = f"【客诉】{case.number} 待您{what}"
+        body = (f"投诉 {case.number}（{case.customer_name}，{case.product_name}）等待您{what}。"
+                f"办理时限：{_fmt_due(case)}。")
+        messages += notify_users(people, key_prefix=f"case:{case.id}:step:{case.step.value}:{event_seq}",
+                                 subject=subject, body=body, case_id=case.id,
+                                 channels=STEP_CHANNELS)
+    return messages
 
 
 def _fmt_due(case: Case) -> str:
@@ -202,15 +182,19 @@ def _commit(case: Case, action: str, actor: User, before: dict, after: dict, not
         messages = _notify_step(case, event.seq) if notify else []
         if also is not None:
             messages += also(event.seq)
+        # Reminders, breach timers, case clocks and the §5 triggers (portal/escalation).
+        messages += escalation.on_commit(case, action, before, after, event.seq)
         db.session.flush()
         ids = [m.id for m in messages if m.channel != "inapp"]
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
+        escalation.forget_unsent()
         fresh = db.session.get(Case, case.id, populate_existing=True)
         raise Conflict(_("投诉 %(number)s 刚刚被他人处理，当前状态为「%(state)s」。请查看最新内容。",
                          number=fresh.number, state=fresh.state.label))
     hand_to_workers(ids)
+    escalation.hand_over()
     return case
 
 
@@ -351,7 +335,8 @@ def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: 
         extra = {"received_at": received} if received != now else {}
         _commit(case, "registered", actor, {},
                 {"number": case.number, "channel": channel, **extra,
-                 **{k: values[k] for k in values if values[k]}, "files": files_meta})
+                 **{k: values[k] for k in values if values[k]}, "files": files_meta},
+                also=lambda seq: customer.acknowledge(case, seq))  # H4: the customer told
     except sa.exc.IntegrityError:
         # Two sends of one form at the same moment: both passed the check above and the
         # unique key or token stopped the second. Nothing of it stays; it is told the first.
@@ -380,7 +365,8 @@ def verify_case(case: Case, actor: User, version: int, *, validity: Validity, ki
             changes["klass"] = Klass.SPECIAL
         changes.update(state=State.REJECTED, closed_at=utcnow(), **_enter(case, None))
         before, after = _apply(case, changes)
-        return _commit(case, "rejected", actor, before, after, note=reason)
+        return _commit(case, "rejected", actor, before, after, note=reason,
+                       also=lambda seq: customer.tell_closed(case, seq))  # H4: the customer told
     _require({"kind": kind, "klass": klass, "category_id": category_id},
              {"kind": _("投诉性质"), "klass": _("投诉类别"), "category_id": _("原因分类")})
     if db.session.get(Category, category_id) is None:
@@ -717,7 +703,8 @@ def sign_off_case(case: Case, actor: User, version: int, *, password: str,
          object_id=case.id, case_id=case.id, content=_snapshot(case, CLOSING_FIELDS), comment=comment)
     changes = {"state": State.CLOSED, "closed_at": utcnow(), **_enter(case, None)}
     before, after = _apply(case, changes)
-    _commit(case, "signed_off", actor, before, after, note=comment)
+    _commit(case, "signed_off", actor, before, after, note=comment,
+            also=lambda seq: customer.tell_closed(case, seq))  # H4: the customer told
     _after_commit_job("jobs.documents.render_case_signoff", case.id)  # first download is instant
     return case
 
@@ -763,7 +750,7 @@ def redispatch_case(case: Case, actor: User, version: int, *, unit_id: int,
         raise ValidationError(_("投诉已在「%(unit)s」，请选择另一个部门。", unit=unit.name),
                               {"unit_id": _("请选择另一个部门")})
     # Whoever held the step is told it left them (the actor knows: they sent it on).
-    holders = [u for u in step_actors(case) if u is not None and u.id != actor.id]
+    holders = [u for u in audience.holders(case) if u.id != actor.id]
     old_name = old.name if old else "—"
     # What the old department had begun is not the new one's: it acknowledges afresh.
     before, after = _apply(case, {**_send_to(case, unit, person), "acknowledged_at": None})

@@ -9,14 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from portal.batches.lookup import normalise_batch_no
-from portal.cases import access
+from portal.cases import access, audience
 from portal.cases.enums import Klass
 from portal.cases.models import Case, Category, phone_digits
 from portal.cases.states import State, Step
 from portal.clock import SHANGHAI, utcnow
 from portal.extensions import db
 from portal.labels import N_
-from portal.org.enums import Role, UnitKind
+from portal.org.enums import Role
 from portal.org.models import OrgUnit
 from portal.org.tree import unit_tree
 
@@ -191,28 +191,8 @@ def branch_choices_for(user, choices: list[tuple[str, str]]) -> list[tuple[str, 
 
 
 def inbox_clause(user):
-    """Cases waiting for this user's action, whatever their role(s)."""
-    roles = user.roles
-    tree = unit_tree()
-    own = tree.subtree(user.unit_id)
-    company_leader = user.unit is not None and user.unit.kind == UnitKind.COMPANY
-    parts = [sa.and_(Case.step == Step.SUPPLEMENT, Case.step_user_id == user.id)]
-    if Role.DESK in roles:
-        parts.append(Case.step.in_([Step.VERIFY, Step.DISPATCH, Step.CALLBACK]))
-    if Role.QUALITY in roles:
-        parts.append(sa.and_(Case.step == Step.DISPATCH, Case.suggested_unit_id.is_(None),
-                             Case.batch_no.isnot(None)))
-    if Role.HANDLER in roles:
-        parts.append(sa.and_(Case.step.in_([Step.ACKNOWLEDGE, Step.INVESTIGATE, Step.IMPLEMENT]),
-                             Case.step_unit_id.in_(own),
-                             sa.or_(Case.step_user_id.is_(None), Case.step_user_id == user.id)))
-    if Role.LEADER in roles:
-        leader_steps = Case.step.in_([Step.APPROVE, Step.SIGN_OFF])
-        parts.append(leader_steps if company_leader else sa.and_(leader_steps, Case.step_unit_id.in_(own)))
-    if Role.REP in roles and (branch := user.branch_id()):
-        parts.append(sa.and_(Case.step == Step.CALLBACK, Case.step_unit_id.in_(tree.subtree(branch)),
-                             Case.settled_on_spot.is_(False)))  # the desk confirms a rep's settlement
-    return sa.or_(*parts)
+    """Cases waiting for this user's action, whatever their role(s) (audience.py decides)."""
+    return audience.inbox_clause(user)
 
 
 @dataclass

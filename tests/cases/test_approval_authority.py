@@ -75,7 +75,10 @@ def test_major_case_is_decided_by_its_department_leader(app):
     propose(case, cash=Decimal("300"))
     assert case.step_unit.code == "PROD1"
     assert approval_recipients(case) == {"leader_prod1"}
-    assert in_my_work("leader_prod1", case) and in_my_work("ceo", case)  # the company leader may step in
+    # Only its own leader: the company leader is not told of, and does not hold, every
+    # department's approvals (audience.py); they come in through the ladder or 催办.
+    assert in_my_work("leader_prod1", case) and not in_my_work("ceo", case)
+    assert "approve" not in ops.available(case, user("ceo"))
     assert not in_my_work("leader_prod2", case)
 
 

@@ -44,11 +44,11 @@ MAY = {
     "dispatch": {"desk", "leader_cs"},
     "acknowledge": {"handler_prod1"},            # staff of the responsible department
     "propose": {"handler_prod1"},
-    "approve": {"leader_prod1", "ceo"},          # its department leader, or the company leader above all
-    "reject": {"leader_prod1", "ceo"},
+    "approve": {"leader_prod1"},                 # its department leader (the company leader only
+    "reject": {"leader_prod1"},                  # for what the rules send to headquarters)
     "implement": {"handler_prod1"},
     "callback": {"desk", "leader_cs", "rep_cd"},  # the desk or the branch's own rep calls the customer
-    "sign_off": {"leader_prod1", "ceo"},
+    "sign_off": {"leader_prod1"},
     "reopen": {"desk", "leader_cs"},             # the desk reopens a repeat complaint
     # 改派: the desk, or the department holding the case (its handler or leader, or the company leader)
     "redispatch": {"desk", "leader_cs", "handler_prod1", "leader_prod1", "ceo"},
