@@ -10,6 +10,11 @@ from jobs.sweep import sweep
 # so a stopped worker does not come back to a backlog.
 cron.register(sweep, queue_name="notify", cron="* * * * *", ttl=60)
 
+from jobs.timers import sweep as sweep_timers  # noqa: E402
+
+# Every minute too: reminder and escalation timers whose scheduled job was lost (portal/escalation).
+cron.register(sweep_timers, queue_name="notify", cron="* * * * *", ttl=60)
+
 from jobs.cleanup import purge_staged_uploads  # noqa: E402
 
 # Nightly: files staged in forms that were never submitted.

@@ -6,3 +6,4 @@ from portal.auth.models import LoginFailure, UserSession  # noqa: F401
 from portal.org.models import OrgUnit, User, UserRole  # noqa: F401
 from portal.signing.models import AuditEvent, Signature  # noqa: F401
 from portal.sla.models import CasePause, Holiday, SlaPolicy  # noqa: F401
+from portal.escalation.models import CaseEscalation, CaseTimer, LadderLevel, LadderRecipient  # noqa: F401

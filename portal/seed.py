@@ -115,6 +115,8 @@ def seed_reference() -> dict[str, OrgUnit]:
                                      production_unit=units[unit], line=f"{k % 3 + 1}号线",
                                      quantity=400_000))
     db.session.flush()
+    from portal.escalation.ladder import seed_ladder
+    seed_ladder(units)  # PROCEDURES.md §5
     return units
 
 

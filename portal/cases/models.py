@@ -103,6 +103,8 @@ class Case(db.Model):
     step_user_id = sa.Column(sa.Integer, sa.ForeignKey("user.id"))
     step_started_at = sa.Column(sa.DateTime(timezone=True))
     due_at = sa.Column(sa.DateTime(timezone=True))
+    # The rung of the escalation ladder the case has reached (portal/escalation; 0: none).
+    ladder_level = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
     escalation_level = sa.Column(sa.Integer, nullable=False, default=0)
 
     # Responsibility and investigation

@@ -1,0 +1,503 @@
+"""Reminders and the escalation ladder acting on a case.
+
+`on_commit` runs inside every case transition's transaction (operations._commit): when the
+case leaves a step, what that step had scheduled and not yet sent is cancelled; when it
+enters one, the step's reminders are written as future outbox rows and its breach as a
+timer; case clocks start and stop; the triggers of PROCEDURES.md §5 escalate. `fire_timer`
+runs a timer once (from its `enqueue_at` job or the minute sweep): the claim of the timer
+commits with what it does, so a job run twice, or the sweep and a job at the same moment,
+act once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from portal.cases.models import Case
+from portal.cases.states import State
+from portal.clock import as_utc, utcnow
+from portal.escalation import ladder, messages
+from portal.escalation.enums import Trigger
+from portal.escalation.models import CaseEscalation, CaseTimer
+from portal.escalation.people import holders, leaders_of
+from portal.extensions import db
+from portal.notify.outbox import add_message, cancel_pending, hand_to_workers, robots_for_unit
+from portal.org.enums import Role
+from portal.org.models import OrgUnit, User, UserRole
+from portal.steps import Clock, Step
+
+log = logging.getLogger(__name__)
+
+# The sweep leaves a timer this long to its own scheduled job before firing it itself.
+SWEEP_GRACE = timedelta(seconds=5)
+SWEEP_LIMIT = 1000
+# Clocks that ask the desk to do something rather than escalate.
+DESK_TASKS = {Clock.PROGRESS_CHECK, Clock.REVISIT}
+# Which clocks a transition starts (counted from their anchor) and which it ends.
+STARTS = {"registered": (Clock.SOLUTION, Clock.RESOLVED, Clock.SIGNED),
+          "dispatched": (Clock.PROGRESS_CHECK, Clock.ON_SITE),
+          "signed_off": (Clock.REVISIT,)}
+_SESSION_KEY = "escalation_timers"
+
+
+def _reminder_channels() -> tuple[str, ...]:
+    return tuple(current_app.config.get("REMINDER_CHANNELS", ("email", "inapp")))
+
+
+def _limit(target, case):
+    from portal.sla.policy import resolve
+    return resolve(target, case.klass, case.channel)
+
+
+def _calendar():
+    from portal.sla.policy import work_calendar
+    return work_calendar()
+
+
+def _stamp(value) -> str:
+    return as_utc(value).strftime("%Y%m%d%H%M%S%f")
+
+
+# ---------------------------------------------------------------- the hook in every transition
+
+def on_commit(case: Case, action: str, before: dict, after: dict, event_seq: int) -> list:
+    """Called by operations._commit after the audit event, before the commit; returns the
+    outbox rows it wrote (the caller hands them to the workers with its own)."""
+    now = utcnow()
+    out: list = []
+    # Intake sets the first step before its event (its "after" lists the case's facts).
+    if action == "registered" or "step_started_at" in after or "step" in after:
+        _leave_step(case, now)
+        if case.step is not None:
+            out += _enter_step(case, now)
+    out += _clocks(case, action, event_seq, now)
+    out += _triggers(case, action, event_seq, now)
+    return out
+
+
+def _leave_step(case: Case, now) -> None:
+    cancel_pending(case.id, kinds=("reminder",), now=now)
+    db.session.execute(
+        sa.update(CaseTimer)
+        .where(CaseTimer.case_id == case.id, CaseTimer.step.is_not(None),
+               CaseTimer.fired_at.is_(None), CaseTimer.cancelled_at.is_(None))
+        .values(cancelled_at=now, outcome="step_left"),
+        execution_options={"synchronize_session": False})
+
+
+def _enter_step(case: Case, now) -> list:
+    """The step's reminders (future outbox rows, to its holders) and its breach timer."""
+    from portal.sla.due import point
+    limit = _limit(case.step, case)
+    if not limit.active or case.due_at is None:
+        return []
+    start = as_utc(case.step_started_at) or now
+    cal = _calendar()
+    out = []
+    people = holders(case)
+    for percent in limit.reminder_percents:
+        at = point(limit, start, percent, cal)
+        if at is None or at <= now:
+            continue
+        subject, body, sms = messages.reminder(case, case.step, percent, case.due_at)
+        prefix = f"case:{case.id}:remind:{case.step.value}:{_stamp(start)}:{percent}"
+        out += _to_people(people, _reminder_channels(), prefix, subject, body, sms, case, at, "reminder")
+    _timer(case, "breach", as_utc(case.due_at), step=case.step, step_started_at=start,
+           key=f"case:{case.id}:breach:{case.step.value}:{_stamp(start)}")
+    return out
+
+
+def _to_people(people, channels, prefix, subject, body, sms, case, at, kind) -> list:
+    out = []
+    for person in people:
+        for channel in channels:
+            msg = add_message(key=f"{prefix}:{person.id}:{channel}", channel=channel, recipient=person,
+                              subject=subject, body=sms if channel == "sms" else body,
+                              case_id=case.id, send_after=at, kind=kind)
+            if msg is not None:
+                out.append(msg)
+    return out
+
+
+def _timer(case: Case, kind: str, fire_at, *, key: str, step=None, step_started_at=None,
+           clock=None, level=None) -> CaseTimer | None:
+    if db.session.execute(sa.select(CaseTimer.id).where(CaseTimer.key == key)).first():
+        return None
+    timer = CaseTimer(case_id=case.id, kind=kind, step=step, step_started_at=step_started_at,
+                      clock=getattr(clock, "value", clock), level=level, fire_at=fire_at, key=key)
+    db.session.add(timer)
+    db.session.info.setdefault(_SESSION_KEY, []).append(timer)
+    return timer
+
+
+def hand_over() -> None:
+    """After commit: each new timer becomes a job at its time (RQ's scheduler). Lost jobs,
+    or Redis down, are caught by the minute sweep."""
+    timers = db.session.info.pop(_SESSION_KEY, [])
+    if not timers or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
+        return
+    ids = []
+    for timer in timers:
+        try:
+            ids.append(timer.id)
+        except Exception:  # noqa: BLE001 - rolled back with its transaction
+            continue
+    # Only what was really committed (a rolled-back transaction's timers are not there).
+    rows = db.session.execute(
+        sa.select(CaseTimer.id, CaseTimer.fire_at)
+        .where(CaseTimer.id.in_([i for i in ids if i is not None]), CaseTimer.fired_at.is_(None),
+               CaseTimer.cancelled_at.is_(None))).all()
+    db.session.commit()
+    from portal.queues import enqueue_at
+    for timer_id, fire_at in rows:
+        if not enqueue_at(as_utc(fire_at), "notify", "jobs.timers.fire", timer_id, job_id=f"timer-{timer_id}",
+                          result_ttl=0, failure_ttl=7 * 86400):
+            return
+
+
+def forget_unsent() -> None:
+    """A transaction rolled back: its timers were never written."""
+    db.session.info.pop(_SESSION_KEY, None)
+
+
+# ---------------------------------------------------------------- case clocks
+
+def _clocks(case: Case, action: str, event_seq: int, now) -> list:
+    from portal.sla.due import deadline
+    ended = set()
+    if case.state in (State.APPROVED, State.CONFIRMING, State.CLOSED, State.REJECTED):
+        ended.add(Clock.SOLUTION)  # a solution exists (approved or in effect)
+    if case.state in (State.CLOSED, State.REJECTED) or case.step == Step.SIGN_OFF:
+        ended.add(Clock.RESOLVED)
+    if case.state in (State.CLOSED, State.REJECTED):
+        ended.update({Clock.SIGNED, Clock.PROGRESS_CHECK, Clock.ON_SITE})
+    if case.state in (State.PROPOSED, State.APPROVED, State.CONFIRMING):
+        ended.add(Clock.PROGRESS_CHECK)  # the department has a solution: no need to ask
+    if action in ("reopened", "dispatched", "redispatched"):
+        ended.update({Clock.REVISIT} if action == "reopened" else {Clock.PROGRESS_CHECK, Clock.ON_SITE})
+    if ended:
+        db.session.execute(
+            sa.update(CaseTimer)
+            .where(CaseTimer.case_id == case.id, CaseTimer.clock.in_([c.value for c in ended]),
+                   CaseTimer.fired_at.is_(None), CaseTimer.cancelled_at.is_(None))
+            .values(cancelled_at=now, outcome="clock_ended"),
+            execution_options={"synchronize_session": False})
+    starts = STARTS.get("dispatched" if action == "redispatched" else action, ())
+    anchor = {"registered": case.received_at, "signed_off": case.closed_at}.get(action, now)
+    for clock in starts:
+        limit = _limit(clock, case)
+        if not limit.active:
+            continue
+        at = deadline(limit, as_utc(anchor) or now, _calendar())
+        if at is not None:
+            _timer(case, "clock", at, clock=clock, key=f"case:{case.id}:clock:{clock.value}:{event_seq}")
+    return []
+
+
+# ---------------------------------------------------------------- triggers of §5
+
+def _company_unit_id(unit_id) -> bool:
+    unit = db.session.get(OrgUnit, unit_id) if unit_id else None
+    return unit is not None and unit.parent_id is None
+
+
+def _triggers(case: Case, action: str, event_seq: int, now) -> list:
+    if action == "registered" and case.threatens_media:
+        top = ladder.top_level()
+        return escalate(case, Trigger.MEDIA_THREAT, level=top.level if top else 1,
+                        key=f"case:{case.id}:media", now=now)
+    if action == "callback_unsatisfied":
+        return escalate(case, Trigger.CUSTOMER_REJECTED, key=f"case:{case.id}:rejected:{event_seq}", now=now)
+    if action == "proposed" and case.step == Step.APPROVE and _company_unit_id(case.step_unit_id):
+        # The compensation is beyond the department's authority: headquarters decides (§7).
+        return escalate(case, Trigger.ABOVE_AUTHORITY, minimum=2, key=f"case:{case.id}:authority:{event_seq}",
+                        now=now)
+    return []
+
+
+# ---------------------------------------------------------------- escalating
+
+REASONS = {
+    Trigger.LIMIT_PASSED: "「{step}」已超过办理时限",
+    Trigger.NO_SOLUTION_4H: "受理 4 小时仍无顾客接受的处理方案",
+    Trigger.CUSTOMER_REJECTED: "顾客不接受处理结果",
+    Trigger.MEDIA_THREAT: "顾客扬言向监管部门或媒体反映",
+    Trigger.ABOVE_AUTHORITY: "补偿超出本级权限，需总部决定",
+    Trigger.MANUAL: "手动升级",
+}
+
+
+def _reason(case: Case, trigger: Trigger, step=None, clock=None) -> str:
+    from flask_babel import force_locale
+    with force_locale("zh_CN"):
+        name = (step or case.step).label if (step or case.step) else (clock.label if clock else "—")
+    if trigger == Trigger.LIMIT_PASSED and clock is not None and step is None:
+        with force_locale("zh_CN"):
+            return f"「{clock.label}」时限已过"
+    return REASONS[trigger].format(step=name)
+
+
+def escalate(case: Case, trigger: Trigger, *, key: str, level: int | None = None, minimum: int = 1,
+             step=None, clock=None, actor: User | None = None, reason: str | None = None,
+             now=None) -> list:
+    """Up the ladder (one level above where the case stands, at least `minimum`, at most the
+    top): the record, the messages to that level's people and robots, the case's level.
+    Once per `key`. Returns the outbox rows written."""
+    now = now or utcnow()
+    if db.session.execute(sa.select(CaseEscalation.id).where(CaseEscalation.key == key)).first():
+        return []
+    rows = ladder.levels()
+    if not rows:
+        return []
+    wanted = level if level is not None else max(case.ladder_level + 1, minimum)
+    row = next((r for r in rows if r.level >= wanted), rows[-1])
+    reason = reason or _reason(case, trigger, step, clock)
+    audience = ladder.audience_for(row, case)
+    subject, body, sms = messages.escalation(case, row.level, row.name, reason)
+    prefix = f"case:{case.id}:esc:{key}"
+    out, sent = [], []
+    for person, channels in audience.people.values():
+        wrote = []
+        for channel in sorted(channels):
+            msg = add_message(key=f"{prefix}:{person.id}:{channel}", channel=channel, recipient=person,
+                              subject=subject, body=sms if channel == "sms" else body, case_id=case.id,
+                              send_after=now, kind="escalation")
+            if msg is not None:
+                out.append(msg)
+                wrote.append(channel)
+        sent.append({"user_id": person.id, "name": person.name, "channels": wrote})
+    for unit_id in sorted(audience.robot_units):
+        for robot in robots_for_unit(unit_id):
+            msg = add_message(key=f"{prefix}:robot:{robot.id}", channel="robot", address=str(robot.id),
+                              subject=subject, body=body, case_id=case.id, send_after=now, kind="escalation")
+            if msg is not None:
+                out.append(msg)
+                sent.append({"robot_id": robot.id, "name": robot.name, "channels": ["robot"]})
+    db.session.flush()
+    db.session.add(CaseEscalation(case_id=case.id, level=row.level, trigger=trigger,
+                                  step=step or case.step, clock=getattr(clock, "value", clock),
+                                  reason=reason, at=now, actor_id=getattr(actor, "id", None),
+                                  recipients=sent, message_ids=[m.id for m in out], key=key))
+    if row.level > case.ladder_level:
+        # Not through the ORM: the case's version (the forms' conflict check) stays as it is,
+        # so a handler's open form is not refused because the clock escalated meanwhile.
+        db.session.execute(sa.update(Case).where(Case.id == case.id, Case.ladder_level < row.level)
+                           .values(ladder_level=row.level), execution_options={"synchronize_session": False})
+        sa.orm.attributes.set_committed_value(case, "ladder_level", row.level)
+    return out
+
+
+def _climb_later(case: Case, timer: CaseTimer, now) -> None:
+    """If the step is still not done, the next rung hears of it `after_minutes` later."""
+    above = ladder.next_level(case.ladder_level)
+    if above is None:
+        return
+    _timer(case, "ladder", now + timedelta(minutes=float(above.after_minutes or 0)), step=timer.step,
+           step_started_at=timer.step_started_at, level=above.level,
+           key=f"case:{case.id}:ladder:{timer.step.value if timer.step else timer.clock}:"
+               f"{_stamp(timer.step_started_at or timer.fire_at)}:{above.level}")
+
+
+# ---------------------------------------------------------------- firing timers
+
+def fire_timer(timer_id: int, now=None) -> str:
+    """Do what a timer is for, once. Returns its outcome ('skipped' if not due or done)."""
+    now = now or utcnow()
+    claimed = db.session.execute(
+        sa.update(CaseTimer)
+        .where(CaseTimer.id == timer_id, CaseTimer.fired_at.is_(None), CaseTimer.cancelled_at.is_(None),
+               CaseTimer.fire_at <= now)
+        .values(fired_at=now), execution_options={"synchronize_session": False}).rowcount
+    if not claimed:
+        db.session.rollback()
+        return "skipped"
+    timer = db.session.get(CaseTimer, timer_id, populate_existing=True)
+    case = db.session.get(Case, timer.case_id, populate_existing=True)
+    try:
+        outcome, out, committed = _act(timer, case, now)
+        if not committed:
+            timer.outcome = outcome
+            db.session.flush()
+            ids = [m.id for m in out if m.channel != "inapp"]
+            db.session.commit()
+            hand_to_workers(ids)
+            hand_over()
+    except Exception:
+        db.session.rollback()
+        forget_unsent()
+        raise
+    log.info("timer %s (%s) fired: %s", timer_id, timer.kind, outcome)
+    return outcome
+
+
+def _stale(timer: CaseTimer, case: Case) -> bool:
+    if timer.step is None:
+        return False
+    return (case.step != timer.step or case.step_started_at is None
+            or as_utc(case.step_started_at) != as_utc(timer.step_started_at))
+
+
+def _act(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
+    """(outcome, outbox rows, whether a case transition already committed it all)."""
+    if _stale(timer, case):
+        return "stale", [], False
+    if timer.kind == "clock":
+        return _clock_fired(timer, case, now)
+    if timer.kind == "ladder":
+        out = escalate(case, Trigger.LIMIT_PASSED, level=timer.level, step=timer.step,
+                       key=f"timer:{timer.id}", now=now)
+        _climb_later(case, timer, now)
+        return f"escalated:{case.ladder_level}", out, False
+    if timer.kind == "repeat":
+        return "repeated", _repeat(case, timer, now), False
+    return _breach(timer, case, now)
+
+
+def _breach(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
+    limit = _limit(timer.step, case)
+    action = limit.breach_action or "escalate"
+    if action == "repeat" and limit.repeat_minutes:
+        return "repeated", _repeat(case, timer, now), False
+    if action == "hand_to_leader":
+        done = _hand_to_leader(case, timer, now)
+        if done is not None:
+            return done
+    if action == "send_back":
+        done = _send_back(case, timer, now)
+        if done is not None:
+            return done
+    out = escalate(case, Trigger.LIMIT_PASSED, step=timer.step, key=f"timer:{timer.id}", now=now)
+    _climb_later(case, timer, now)
+    return f"escalated:{case.ladder_level}", out, False
+
+
+def _repeat(case: Case, timer: CaseTimer, now) -> list:
+    """Remind the step's holders again now, and again every repeat_minutes until it is done."""
+    limit = _limit(timer.step, case)
+    n = 1 + (db.session.execute(sa.select(sa.func.count()).select_from(CaseTimer).where(
+        CaseTimer.case_id == case.id, CaseTimer.kind == "repeat",
+        CaseTimer.step_started_at == timer.step_started_at, CaseTimer.fired_at.is_not(None),
+        CaseTimer.id != timer.id)).scalar_one())
+    subject, body, sms = messages.repeated(case, case.step, n)
+    prefix = f"case:{case.id}:repeat:{timer.id}"
+    out = _to_people(holders(case), _reminder_channels(), prefix, subject, body, sms, case, now, "reminder")
+    if limit.repeat_minutes:
+        _timer(case, "repeat", now + timedelta(minutes=float(limit.repeat_minutes)), step=timer.step,
+               step_started_at=timer.step_started_at,
+               key=f"case:{case.id}:repeat:{timer.step.value}:{_stamp(timer.step_started_at)}:{n + 1}")
+    return out
+
+
+def _hand_to_leader(case: Case, timer: CaseTimer, now):
+    """The step passes to the nearest leader of the unit holding it, if a leader may act on it."""
+    from portal.cases import operations as ops
+    leaders = leaders_of(case.step_unit_id or case.responsible_unit_id)
+    leader = next((u for u in leaders if _may_act(case, u)), None)
+    if leader is None or case.step_user_id == leader.id:
+        return None
+    before, after = ops._apply(case, {"step_user_id": leader.id})
+    extra = []
+
+    def tell(event_seq):
+        extra.extend(escalate(case, Trigger.LIMIT_PASSED, step=timer.step, key=f"timer:{timer.id}",
+                              reason=_reason(case, Trigger.LIMIT_PASSED, timer.step) + f"，已转交{leader.name}办理",
+                              now=now))
+        return extra
+    timer.outcome = "handed_to_leader"
+    ops._commit(case, "handed_to_leader", None, before, after, note=f"超时转交 {leader.name}", notify=False,
+                also=tell)
+    return "handed_to_leader", extra, True
+
+
+def _may_act(case: Case, user: User) -> bool:
+    try:
+        from portal.cases import audience
+        return audience.may_act(case, user)
+    except ImportError:  # pragma: no cover - until portal.cases.audience lands
+        from portal.cases import access
+        return access.in_step_scope(case, user, case.step)
+
+
+def _send_back(case: Case, timer: CaseTimer, now):
+    """A department step not done in time goes back to the desk for dispatch; a decision not
+    taken in time goes back to the department. Other steps escalate instead."""
+    from portal.cases import operations as ops
+    if case.step in (Step.ACKNOWLEDGE, Step.INVESTIGATE):
+        changes = {"state": State.VERIFIED, "responsible_unit_id": None, "responsible_user_id": None,
+                   "acknowledged_at": None, **ops._enter(case, Step.DISPATCH, now=now)}
+    elif case.step == Step.APPROVE:
+        changes = {"state": State.INVESTIGATING, **ops._enter(case, Step.INVESTIGATE, now=now,
+                                                              unit_id=case.responsible_unit_id,
+                                                              user_id=case.responsible_user_id)}
+    else:
+        return None
+    with_name = _reason(case, Trigger.LIMIT_PASSED, timer.step)
+    before, after = ops._apply(case, changes)
+    timer.outcome = "sent_back"
+    ops._commit(case, "sent_back_at_breach", None, before, after, note=f"{with_name}，退回")
+    return "sent_back", [], True
+
+
+def _clock_fired(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
+    clock = Clock(timer.clock)
+    if clock != Clock.REVISIT and case.state in (State.CLOSED, State.REJECTED):
+        return "stale", [], False
+    if clock in DESK_TASKS:
+        subject, body, sms = messages.clock_task(case, clock)
+        desk = db.session.execute(sa.select(User).join(UserRole).where(
+            User.active.is_(True), UserRole.role == Role.DESK).order_by(User.id)).unique().scalars().all()
+        out = _to_people(desk, _reminder_channels(), f"case:{case.id}:clock:{timer.id}", subject, body, sms,
+                         case, now, "reminder")
+        return "desk_told", out, False
+    trigger = Trigger.NO_SOLUTION_4H if clock == Clock.SOLUTION else Trigger.LIMIT_PASSED
+    out = escalate(case, trigger, minimum=2 if clock == Clock.SOLUTION else 1, clock=clock, step=None,
+                   key=f"timer:{timer.id}", now=now)
+    return f"escalated:{case.ladder_level}", out, False
+
+
+# ---------------------------------------------------------------- the sweep
+
+def due_timer_ids(now=None, limit: int = SWEEP_LIMIT) -> list[int]:
+    """Pending timers whose time came more than SWEEP_GRACE ago (their job should have run)."""
+    now = now or utcnow()
+    return list(db.session.execute(
+        sa.select(CaseTimer.id)
+        .where(CaseTimer.fired_at.is_(None), CaseTimer.cancelled_at.is_(None),
+               CaseTimer.fire_at <= now - SWEEP_GRACE)
+        .order_by(CaseTimer.fire_at).limit(limit)).scalars())
+
+
+def sweep_timers(now=None, limit: int = SWEEP_LIMIT, inline: bool = False) -> int:
+    """The minute sweep: every timer past its time goes to a worker in one round trip to Redis
+    (or, `inline` or Redis refusing, is fired here). Returns how many were handed over or fired."""
+    ids = due_timer_ids(now, limit)
+    db.session.commit()
+    if not ids:
+        return 0
+    if not inline and _hand_many(ids):
+        return len(ids)
+    for timer_id in ids:
+        try:
+            fire_timer(timer_id)
+        except Exception:  # noqa: BLE001 - one bad timer must not stop the others
+            log.exception("timer %s failed", timer_id)
+    return len(ids)
+
+
+def _hand_many(ids: list[int]) -> bool:
+    from rq import Queue
+    from portal.queues import redis
+    try:
+        q = Queue("notify", connection=redis())
+        with redis().pipeline() as pipe:
+            for timer_id in ids:
+                q.enqueue_call("jobs.timers.fire", args=(timer_id,), job_id=f"timer-{timer_id}-swept",
+                               result_ttl=0, failure_ttl=7 * 86400, pipeline=pipe)
+            pipe.execute()
+        return True
+    except Exception as exc:  # noqa: BLE001 - then the sweep fires them itself
+        log.warning("sweep could not hand %d timers to workers: %s", len(ids), exc)
+        return False
