@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from portal.admin import routes  # noqa: E402,F401
+from portal.admin import ops  # noqa: E402,F401 - outbox and queues pages (H6)
