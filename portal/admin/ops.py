@@ -24,7 +24,7 @@ from portal.errors import Conflict, DomainError
 from portal.extensions import db
 from portal.htmx import page_or_partial, redirect_to
 from portal.labels import N_
-from portal.notify.models import OutboxAttempt, OutboxMessage
+from portal.notify.models import OutboxAttempt, OutboxMessage, UnitRobot
 from portal.notify.outbox import hand_to_workers, retry_message
 from portal.org.models import User
 from portal.signing import audit
@@ -87,9 +87,14 @@ _ROWS = (sa.select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.channel, 
                    OutboxMessage.address, OutboxMessage.subject, OutboxMessage.created_at,
                    OutboxMessage.send_after, OutboxMessage.attempts, OutboxMessage.last_attempt_at,
                    OutboxMessage.provider_response, OutboxMessage.sent_at,
-                   User.name.label("recipient_name"), Case.number.label("case_number"))
+                   User.name.label("recipient_name"), Case.number.label("case_number"),
+                   UnitRobot.name.label("robot_name"))
          .outerjoin(User, User.id == OutboxMessage.recipient_id)
-         .outerjoin(Case, Case.id == OutboxMessage.case_id))
+         .outerjoin(Case, Case.id == OutboxMessage.case_id)
+         # A robot row's address is the robot's id; compared as text, as a cast of the other
+         # rows' addresses (mail, phones) to a number would fail on PostgreSQL.
+         .outerjoin(UnitRobot, sa.and_(OutboxMessage.channel == "robot",
+                                       sa.cast(UnitRobot.id, sa.String) == OutboxMessage.address)))
 
 
 def find_messages(f: OutboxFilters, page_size: int = PAGE_SIZE):
@@ -175,9 +180,11 @@ def outbox_message(message_id: int):
 
 def _render_message(msg: OutboxMessage, message: str | None = None, status: int = 200):
     case = db.session.get(Case, msg.case_id) if msg.case_id else None
+    robot = (db.session.get(UnitRobot, int(msg.address))
+             if msg.channel == "robot" and (msg.address or "").isdigit() else None)
     attempts = db.session.execute(sa.select(OutboxAttempt).where(OutboxAttempt.message_id == msg.id)
                                   .order_by(OutboxAttempt.attempt, OutboxAttempt.id)).scalars().all()
-    return render_template("admin/outbox_message.html", msg=msg, case=case, attempts=attempts,
+    return render_template("admin/outbox_message.html", msg=msg, case=case, robot=robot, attempts=attempts,
                            labels=_labels(), retryable=msg.status in RETRYABLE,
                            message=message), status
 

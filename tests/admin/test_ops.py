@@ -110,6 +110,25 @@ def test_outbox_filters_by_status_channel_kind_and_case_number(app, admin):
     assert subjects(rows.get_data(as_text=True)) & mine == {"丙 邮件 升级 失败"}
 
 
+def test_outbox_names_the_robot_and_masks_a_customers_phone_in_the_list(app, admin):
+    from portal.notify.models import UnitRobot
+    from tests.conftest import unit
+    robot = UnitRobot(unit_id=unit("PROD1").id, vendor="wecom", name="生产一部质量群",
+                      url="http://127.0.0.1:9/cgi-bin/webhook/send?key=k", active=True)
+    db.session.add(robot)
+    db.session.flush()
+    to_robot = add_message(key="ops-robot", channel="robot", address=str(robot.id),
+                           subject="群机器人消息", body="正文", kind="escalation")
+    to_customer = add_message(key="ops-customer", channel="sms", address="13912345678",
+                              subject="受理告知", body="您的投诉已受理", kind="customer")
+    db.session.commit()
+    listing = admin.get("/admin/outbox").get_data(as_text=True)
+    assert "生产一部质量群" in listing
+    assert "13912345678" not in listing and "5678" in listing
+    assert "生产一部质量群" in admin.get(f"/admin/outbox/{to_robot.id}").get_data(as_text=True)
+    assert "13912345678" in admin.get(f"/admin/outbox/{to_customer.id}").get_data(as_text=True)
+
+
 def test_outbox_pages_through_messages_newest_first(app, admin):
     db.session.execute(sa.delete(OutboxMessage))
     for i in range(120):
