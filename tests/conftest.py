@@ -464,3 +464,178 @@ def leftover_chinese(html: str, data: list[str]) -> list[str]:
         if HAN.search(text):
             left.append(text)
     return left
+
+
+# ---------------------------------------------------------------- sinks: mail, HTTP (SMS gateways, robots)
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every mail it accepts.
+    `hold_next()` leaves the next DATA unanswered until `release()` (a mail server being
+    written to while the worker is killed)."""
+
+    def __init__(self, port: int):
+        import threading
+        self.port = port
+        self.messages = []
+        self.controller = None
+        self.holding = threading.Event()
+        self._hold_next = False
+        self._released = threading.Event()
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+        # Controller(port=0) cannot report the port it got, hence a free port picked first.
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        self._released.set()
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def hold_next(self):
+        self._hold_next = True
+
+    def release(self):
+        self._released.set()
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        from email import message_from_bytes, policy
+        if self._hold_next:
+            self._hold_next = False
+            self.holding.set()
+            while not self._released.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 Not accepted"
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 2.0.0 Ok: queued"
+
+    def mails_for(self, message_id: int) -> list:
+        return [m for m in self.messages if m["Message-ID"].startswith(f"<outbox-{message_id}.")]
+
+
+@pytest.fixture
+def smtp_sink(app, monkeypatch):
+    """An SMTP sink the app's MAIL_SERVER points at."""
+    sink = SmtpSink(free_port())
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", sink.port)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+class HttpSink:
+    """A local HTTP server standing in for an SMS gateway or a chat robot's webhook: records
+    each POST (path with query, headers, body) and answers with what the test queued, else
+    `default` (status, JSON text)."""
+
+    def __init__(self, default=(200, '{"errcode": 0, "errmsg": "ok"}')):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        self.requests = []
+        self.answers = []
+        self.default = default
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                sink.requests.append((self.path, self.headers, body))
+                status, answer = sink.answers.pop(0) if sink.answers else sink.default
+                data = answer.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, body, status=200):
+        import json
+        self.answers.append((status, body if isinstance(body, str) else json.dumps(body)))
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def http_sink():
+    sink = HttpSink()
+    yield sink
+    sink.close()
+
+
+# ---------------------------------------------------------------- time limits and the ladder (H5)
+
+def short_policy(target, minutes: float, **fields):
+    """Make the default policy of a step or case clock `minutes` long (fractions for seconds),
+    with any other policy fields (reminder_percents, breach_action, repeat_minutes, active)."""
+    from portal.extensions import db
+    from portal.sla.models import SlaPolicy
+    from portal.steps import Step
+    column = SlaPolicy.step if isinstance(target, Step) else SlaPolicy.clock
+    row = db.session.execute(sa.select(SlaPolicy).where(column == target, SlaPolicy.klass.is_(None),
+                                                        SlaPolicy.channel.is_(None))).scalars().first()
+    if row is None:
+        row = SlaPolicy(step=target if isinstance(target, Step) else None,
+                        clock=None if isinstance(target, Step) else target, minutes=minutes)
+        db.session.add(row)
+    row.minutes = minutes
+    for key, value in fields.items():
+        setattr(row, key, value)
+    db.session.commit()
+    return row
+
+
+def ladder_delays(*minutes: float):
+    """Set the ladder's levels 2, 3, … to fire `minutes` after the level below."""
+    from portal.escalation.models import LadderLevel
+    from portal.extensions import db
+    rows = db.session.execute(sa.select(LadderLevel).order_by(LadderLevel.level)).scalars().all()
+    for row, value in zip(rows[1:], minutes):
+        row.after_minutes = value
+    db.session.commit()
+
+
+# ---------------------------------------------------------------- organisation (H2)
+
+def make_unit(code: str, name: str, kind: str, parent: str):
+    """A unit under `parent` (a code), e.g. a workshop under 生产一部 or an office under a branch."""
+    from flask import g
+    from portal.extensions import db
+    from portal.org.enums import UnitKind
+    from portal.org.models import OrgUnit
+    row = OrgUnit(code=code, name=name, kind=UnitKind(kind), parent=unit(parent))
+    db.session.add(row)
+    db.session.commit()
+    g.pop("unit_tree", None)  # the tree is cached per app context
+    return row
+
+
+def make_user(username: str, unit_code: str, roles, name: str | None = None, active: bool = True):
+    """A user of a unit (by code) with roles (values or Role members), password PASSWORD."""
+    from portal.extensions import db
+    from portal.org.models import User
+    person = User(username=username, name=name or username, unit=unit(unit_code), phone="13900000000",
+                  email=f"{username}@example.com", active=active)
+    person.set_password(PASSWORD)
+    person.roles = roles
+    db.session.add(person)
+    db.session.commit()
+    return person
