@@ -66,16 +66,44 @@ def countdown(minutes_left: int, code: str | None = None) -> tuple[str, str]:
     return text(word, code) % {"time": sep.join(parts)}, cls
 
 
-def due(value, code: str | None = None) -> Markup:
+def _minute(t) -> str:
+    """clock.fmt without strftime (twice per row of every list): local time to the minute."""
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
+
+
+def due(value, code: str | None = None, now=None) -> Markup:
     """The due time as a countdown, which portal.js keeps live; the exact time is its title."""
     if value is None:
         return Markup("")
     at = clock.as_utc(value)
-    shown = clock.fmt(value)
     # Math.round((due - now) / 60000) in portal.js: halves round up, not to even.
-    left = math.floor((at - clock.utcnow()).total_seconds() / 60 + 0.5)
+    left = math.floor((at - (now or clock.utcnow())).total_seconds() / 60 + 0.5)
     words, cls = countdown(left, code)
-    return Markup(f'<span class="due{cls}" data-due="{at.isoformat()}" title="{shown}">{escape(words)}</span>')
+    return Markup(f'<span class="due{cls}" data-due="{at.isoformat()}" '
+                  f'title="{_minute(at.astimezone(clock.SHANGHAI))}">{escape(words)}</span>')
+
+
+# The pieces of a row that depend only on a label and the language, drawn once per process.
+_pieces: dict[tuple, str] = {}
+
+
+def _piece(kind: str, member, code: str) -> str:
+    key = (kind, member, code)
+    html = _pieces.get(key)
+    if html is None:
+        if member is None:
+            html = ""
+        elif kind == "state":
+            html = f'<span class="pill state-{member.value}">{escape(text(member._zh, code))}</span>'
+        elif kind == "klass":
+            html = f'<span class="pill klass-{member.value}">{escape(text(member._zh, code))}</span>'
+        elif kind == "step":
+            html = f'<small>{escape(text(member._zh, code))}</small>'
+        else:  # level
+            html = (f'<span class="pill level" title="{escape(text("升级级别", code))}">'
+                    f'{escape(text("升级", code))} {int(member)}</span>') if member else ""
+        _pieces[key] = html
+    return html
 
 
 @pass_context
@@ -83,22 +111,27 @@ def case_rows(ctx, rows, case_url: str) -> Markup:
     """The <tr> rows of the case list (cases/_results.html), written here rather than in Jinja.
 
     A page of 50 rows is ~1,000 template outputs, each escaped and wrapped in Markup; drawn
-    here, only the stored texts are escaped, and the list and its htmx fragment cost about a
-    third less CPU per request. The cells are those the template had."""
+    here, only the stored texts are escaped (labels and pills once per process), and the list
+    and its htmx fragment cost about half the CPU per request. The cells are those the
+    template had."""
     from portal.cases.models import mask_phone
-    code = ctx.get("locale")
+    code = ctx.get("locale") or locale_code()
     l0, l1, l2, l3, l4, l_hq = (escape(text(m, code)) for m in ("受理", "状态", "顾客", "产品", "时限", "总部"))
+    now = clock.utcnow()
+    tz = clock.SHANGHAI
+    as_utc = clock.as_utc
     out = []
     for r in rows:
         number = escape(r.number)
         batch = f' <small class="muted">{escape(r.batch_no)}</small>' if r.batch_no else ""
-        step = f'<small>{escape(label(ctx, r.step))}</small> {due(r.due_at, code)}' if r.step else ""
+        step = f'{_piece("step", r.step, code)} {due(r.due_at, code, now)}' if r.step else ""
+        received = _minute(as_utc(r.received_at).astimezone(tz)) if r.received_at else ""
         out.append(
             f'    <tr>\n'
             f'      <td class="num"><a href="{case_url}{number}">{number}</a></td>\n'
-            f'      <td class="num" data-label="{l0}">{escape(clock.fmt(r.received_at))}</td>\n'
-            f'      <td data-label="{l1}">{state_pill(ctx, r.state)} {klass_pill(ctx, r.klass)} '
-            f'{level_pill(ctx, r.escalation_level)}</td>\n'
+            f'      <td class="num" data-label="{l0}">{received}</td>\n'
+            f'      <td data-label="{l1}">{_piece("state", r.state, code)} {_piece("klass", r.klass, code)} '
+            f'{_piece("level", r.escalation_level, code)}</td>\n'
             f'      <td data-label="{l2}">{escape(r.customer_name)} <small class="muted">'
             f'{escape(mask_phone(r.customer_phone))}</small></td>\n'
             f'      <td data-label="{l3}">{escape(r.product_name)}{batch}</td>\n'
