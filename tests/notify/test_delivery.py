@@ -1,21 +1,18 @@
 """Outbox delivery against a real SMTP server, and through real Redis and RQ worker processes:
 each message goes out once, survives a mail server outage and a worker killed mid-send."""
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
 from datetime import timedelta
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from redis import Redis
 from redis.exceptions import ResponseError
 
@@ -24,71 +21,12 @@ from portal.extensions import db
 from portal.notify.delivery import MAX_ATTEMPTS, RETRY_AFTER, STALE_AFTER, deliver_due, deliver_message
 from portal.notify.models import OutboxMessage
 from portal.notify.outbox import add_message, hand_to_workers
-from tests.conftest import user
+from tests.conftest import user  # the smtp_sink fixture is conftest's
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECT = "【客诉】KS2026-000123 待您审批"
 BODY = "投诉 KS2026-000123（刘晓燕，原味酸奶）等待您审批。办理时限：2026-03-02 09:41。"
 WORKER_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class SmtpSink:
-    """A real SMTP server on 127.0.0.1 that keeps every mail it accepts."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.messages = []
-        self.controller = None
-        self.holding = threading.Event()
-        self._hold_next = False
-        self._released = threading.Event()
-
-    def start(self):
-        # Controller(port=0) cannot report the port it got, hence a free port picked first.
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self):
-        self._released.set()
-        if self.controller:
-            self.controller.stop()
-            self.controller = None
-
-    def hold_next(self):
-        """Leave the next DATA unanswered, as a mail server does while it is being written to."""
-        self._hold_next = True
-
-    def release(self):
-        self._released.set()
-
-    async def handle_DATA(self, server, session, envelope):
-        if self._hold_next:
-            self._hold_next = False
-            self.holding.set()
-            while not self._released.is_set():
-                await asyncio.sleep(0.05)
-            return "451 4.3.0 Not accepted"
-        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
-        return "250 2.0.0 Ok: queued"
-
-    def mails_for(self, message_id: int) -> list:
-        return [m for m in self.messages if m["Message-ID"].startswith(f"<outbox-{message_id}.")]
-
-
-@pytest.fixture
-def smtp_sink(app, monkeypatch):
-    sink = SmtpSink(free_port())
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    monkeypatch.setitem(app.config, "MAIL_PORT", sink.port)
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 def make_message(channel="email", username="leader_qa", subject=SUBJECT, body=BODY) -> int:
@@ -339,10 +277,13 @@ def worker(app, worker_redis_url, smtp_sink, monkeypatch, tmp_path):
     log_path = tmp_path / "worker.log"
     started = []
 
-    def start() -> subprocess.Popen:
+    def start(*, burst: bool = True) -> subprocess.Popen:
+        """In burst mode the worker stops once the queue is empty; otherwise it runs, as
+        production's does, with its scheduler (jobs enqueued for later)."""
         log = open(log_path, "ab")
+        mode = ["--burst"] if burst else ["--with-scheduler", "--worker-class", "jobs.worker.PortalWorker"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url, "notify"],
+            [sys.executable, "-m", "rq.cli", "worker", *mode, "--url", redis_url, "notify"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             process_group=0)
         log.close()
@@ -423,3 +364,22 @@ def test_message_sent_once_after_worker_killed_mid_send(smtp_sink, worker):
     row = outbox_row(message_id)
     assert (row.status, row.attempts) == ("sent", 2)
     assert len(smtp_sink.mails_for(message_id)) == 1
+
+
+def test_reminder_handed_over_early_leaves_at_its_send_time(smtp_sink, worker):
+    send_after = clock.utcnow() + timedelta(seconds=8)
+    early = add_message(key=f"test:{uuid.uuid4().hex}", channel="email", recipient=user("leader_qa"),
+                        subject="提醒：时限过半", body=BODY, kind="reminder", send_after=send_after)
+    db.session.commit()
+    hand_to_workers([early.id])  # scheduled in Redis for its time; no sweep runs here
+
+    proc = worker(burst=False)
+    while not smtp_sink.mails_for(early.id):
+        assert clock.utcnow() < send_after + timedelta(seconds=WORKER_SECONDS), worker_output(proc)
+        assert proc.poll() is None, worker_output(proc)
+        time.sleep(0.1)
+    arrived = clock.utcnow()
+
+    assert send_after <= arrived < send_after + timedelta(seconds=5), worker_output(proc)
+    assert len(smtp_sink.mails_for(early.id)) == 1
+    assert outbox_row(early.id).status == "sent"
