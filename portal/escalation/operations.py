@@ -57,6 +57,16 @@ def _calendar():
     return work_calendar()
 
 
+def whole_second(value):
+    """Up to the next whole second: RQ schedules jobs at whole seconds (it drops the fraction),
+    so a job for 10:00:00.4 would run at 10:00:00, find its row not yet due, and leave it to the
+    minute sweep. Rounded up, the job runs at its time or just after."""
+    value = as_utc(value)
+    if value is None or not value.microsecond:
+        return value
+    return value.replace(microsecond=0) + timedelta(seconds=1)
+
+
 def _stamp(value) -> str:
     return as_utc(value).strftime("%Y%m%d%H%M%S%f")
 
@@ -99,7 +109,7 @@ def _enter_step(case: Case, now) -> list:
     out = []
     people = holders(case)
     for percent in limit.reminder_percents:
-        at = point(limit, start, percent, cal)
+        at = whole_second(point(limit, start, percent, cal))
         if at is None or at <= now:
             continue
         subject, body, sms = messages.reminder(case, case.step, percent, case.due_at)
@@ -127,7 +137,8 @@ def _timer(case: Case, kind: str, fire_at, *, key: str, step=None, step_started_
     if db.session.execute(sa.select(CaseTimer.id).where(CaseTimer.key == key)).first():
         return None
     timer = CaseTimer(case_id=case.id, kind=kind, step=step, step_started_at=step_started_at,
-                      clock=getattr(clock, "value", clock), level=level, fire_at=fire_at, key=key)
+                      clock=getattr(clock, "value", clock), level=level, fire_at=whole_second(fire_at),
+                      key=key)
     db.session.add(timer)
     db.session.info.setdefault(_SESSION_KEY, []).append(timer)
     return timer
@@ -313,7 +324,10 @@ def fire_timer(timer_id: int, now=None) -> str:
         .values(fired_at=now), execution_options={"synchronize_session": False}).rowcount
     if not claimed:
         db.session.rollback()
-        return "skipped"
+        early = db.session.execute(sa.select(CaseTimer.fire_at).where(
+            CaseTimer.id == timer_id, CaseTimer.fired_at.is_(None), CaseTimer.cancelled_at.is_(None))).scalar()
+        db.session.commit()
+        return "early" if early is not None else "skipped"
     timer = db.session.get(CaseTimer, timer_id, populate_existing=True)
     case = db.session.get(Case, timer.case_id, populate_existing=True)
     try:

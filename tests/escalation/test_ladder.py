@@ -1,0 +1,213 @@
+"""Reminders and the escalation ladder, in-process: what entering and leaving a step schedules,
+what a breach does under each policy action, the §5 triggers, and firing exactly once."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from portal import clock
+from portal.cases import operations as ops
+from portal.cases.enums import Kind, Klass, Validity
+from portal.cases.models import Case
+from portal.escalation.models import CaseEscalation, CaseTimer
+from portal.escalation.operations import fire_timer, sweep_timers
+from portal.extensions import db
+from portal.notify.models import OutboxMessage
+from portal.steps import Step
+from tests.conftest import (category, make_case, make_case_at, propose, short_policy, to_investigating,
+                            unit, user)
+
+
+@pytest.fixture(autouse=True)
+def _in_process(app, monkeypatch):
+    # No jobs: these tests fire timers themselves (the end-to-end test runs the worker).
+    monkeypatch.setitem(app.config, "OUTBOX_DIRECT_DISABLED", True)
+
+
+def outbox(case, kind, status=None):
+    q = sa.select(OutboxMessage).where(OutboxMessage.case_id == case.id, OutboxMessage.kind == kind)
+    if status:
+        q = q.where(OutboxMessage.status == status)
+    return db.session.execute(q.order_by(OutboxMessage.send_after, OutboxMessage.id)).scalars().all()
+
+
+def escalations(case):
+    return db.session.execute(sa.select(CaseEscalation).where(CaseEscalation.case_id == case.id)
+                              .order_by(CaseEscalation.id)).scalars().all()
+
+
+def timers(case, pending=True):
+    q = sa.select(CaseTimer).where(CaseTimer.case_id == case.id)
+    if pending:
+        q = q.where(CaseTimer.fired_at.is_(None), CaseTimer.cancelled_at.is_(None))
+    return db.session.execute(q.order_by(CaseTimer.fire_at)).scalars().all()
+
+
+def later(minutes: float) -> None:
+    clock.travel(timedelta(minutes=minutes))
+    sweep_timers(inline=True)
+    db.session.expire_all()
+
+
+def names(messages) -> set:
+    return {(m.recipient.username if m.recipient else m.address, m.channel) for m in messages}
+
+
+def test_a_new_case_is_reminded_at_half_and_four_fifths_of_its_verify_limit(app):
+    case = make_case()
+    reminders = outbox(case, "reminder", "pending") + outbox(case, "reminder", "unread")
+    received = case.received_at
+    # (each at its whole second: RQ schedules by whole seconds)
+    points = sorted({int((m.send_after - received).total_seconds()) for m in reminders})
+    assert points == [15 * 60, 24 * 60]  # 50 % and 80 % of 30 minutes
+    # To those who verify (the desk), by mail and in the portal.
+    assert names(reminders) == {(u, c) for u in ("desk", "leader_cs") for c in ("email", "inapp")}
+    breach = [t for t in timers(case) if t.kind == "breach"]
+    assert len(breach) == 1 and breach[0].step == Step.VERIFY
+    assert timedelta(0) <= breach[0].fire_at - case.due_at < timedelta(seconds=1)
+
+
+def test_acting_on_the_step_cancels_its_unsent_reminders_and_its_breach(app):
+    case = make_case()
+    ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
+                    klass=Klass.GENERAL, category_id=category("quality.taste").id)
+    verify_rows = [m for m in outbox(case, "reminder") if ":remind:verify:" in m.key]
+    assert verify_rows and {m.status for m in verify_rows} == {"cancelled"}
+    pending = timers(case)
+    assert [t.step for t in pending if t.kind == "breach"] == [Step.DISPATCH]
+    # The dispatch step has its own reminders now.
+    assert any(":remind:dispatch:" in m.key and m.status in ("pending", "unread") for m in outbox(case, "reminder"))
+    later(31)  # past the old verify limit: nothing of it fires
+    assert not [e for e in escalations(case) if e.step == Step.VERIFY]
+
+
+def test_a_case_left_alone_climbs_the_ladder_once_per_level(app):
+    case = make_case()
+    later(31)
+    first = escalations(case)
+    assert [(e.level, e.trigger.value, e.step) for e in first] == [(1, "limit_passed", Step.VERIFY)]
+    # Level 1 is the leader of the unit holding the step: 客服中心 (the desk's steps name none).
+    assert {r["name"] for r in first[0].recipients} == {"郑华"}
+    sent = db.session.execute(sa.select(OutboxMessage).where(
+        OutboxMessage.id.in_(first[0].message_ids))).scalars().all()
+    assert names(sent) == {("leader_cs", "sms"), ("leader_cs", "email"), ("leader_cs", "inapp")}
+    assert db.session.get(Case, case.id).ladder_level == 1
+    later(59)
+    assert len(escalations(case)) == 1  # level 2 waits 60 minutes after level 1
+    later(2)
+    levels = [(e.level, {r["name"] for r in e.recipients}) for e in escalations(case)]
+    assert levels == [(1, {"郑华"}), (2, {"郑华", "张敏"})]
+    later(121)
+    assert [e.level for e in escalations(case)] == [1, 2, 3]
+    assert {r["name"] for r in escalations(case)[-1].recipients} == {"林总"}
+    later(600)
+    # The top: the limit climbs no further (4 h after receipt the solution clock told the top again).
+    assert [(e.level, e.trigger.value) for e in escalations(case)] == [
+        (1, "limit_passed"), (2, "limit_passed"), (3, "limit_passed"), (3, "no_solution_4h")]
+    assert db.session.get(Case, case.id).ladder_level == 3
+
+
+def test_firing_one_timer_twice_or_at_once_acts_once(app):
+    case = make_case()
+    clock.travel(timedelta(minutes=31))
+    breach = next(t for t in timers(case) if t.kind == "breach")
+    assert fire_timer(breach.id).startswith("escalated")
+    assert fire_timer(breach.id) == "skipped"
+    case = db.session.get(Case, case.id)
+
+    # Two workers on the same timer at the same moment (the sweep and its job).
+    next_one = next(t for t in timers(case) if t.kind == "ladder")
+    clock.travel(timedelta(minutes=61))
+    outcomes = []
+
+    def worker():
+        with app.app_context():
+            outcomes.append(fire_timer(next_one.id))
+            db.session.remove()
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes)[1] == "skipped" and sorted(outcomes)[0].startswith("escalated")
+    assert [e.level for e in escalations(case)] == [1, 2]
+
+
+def test_customer_rejecting_the_solution_escalates(app):
+    case = make_case_at("implemented")
+    ops.record_callback(case, user("rep_cd"), case.version, reached=True, satisfied=False, scores={},
+                        comment="顾客认为补偿太少")
+    [esc] = escalations(case)
+    assert esc.trigger.value == "customer_rejected" and esc.level == 1
+
+
+def test_media_threat_goes_straight_to_company_leadership(app):
+    case = make_case(threatens_media=True)
+    [esc] = escalations(case)
+    assert esc.trigger.value == "media_threat" and esc.level == 3
+    assert {r["name"] for r in esc.recipients} == {"林总"}
+    assert db.session.get(Case, case.id).ladder_level == 3
+
+
+def test_compensation_above_local_authority_goes_to_headquarters(app):
+    case = make_case()
+    to_investigating(case, klass=Klass.SERIOUS, cat="quality.foreign_object")
+    propose(case, cash=5000)
+    [esc] = escalations(case)
+    assert esc.trigger.value == "above_authority" and esc.level == 2
+
+
+def test_no_accepted_solution_within_four_hours_escalates_to_headquarters(app):
+    case = make_case()
+    to_investigating(case)
+    later(4 * 60 + 1)
+    solution = [e for e in escalations(case) if e.trigger.value == "no_solution_4h"]
+    assert len(solution) == 1 and solution[0].level >= 2
+
+
+def test_breach_action_repeat_reminds_every_n_minutes_until_done(app):
+    short_policy(Step.VERIFY, 10, breach_action="repeat", repeat_minutes=5)
+    case = make_case()
+    later(11)
+    later(5.5)
+    repeats = [m for m in outbox(case, "reminder") if ":repeat:" in m.key and m.channel == "email"]
+    assert len({m.key.split(":")[3] for m in repeats}) == 2  # two rounds, each once per person
+    assert not escalations(case)
+    ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
+                    klass=Klass.GENERAL, category_id=category("quality.taste").id)
+    later(30)
+    assert len({m.key.split(":")[3] for m in outbox(case, "reminder") if ":repeat:" in m.key}) == 2
+
+
+def test_breach_action_send_back_returns_the_case_to_the_desk(app):
+    short_policy(Step.ACKNOWLEDGE, 15, breach_action="send_back")
+    case = make_case()
+    ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
+                    klass=Klass.GENERAL, category_id=category("quality.taste").id)
+    ops.dispatch_case(case, user("desk"), case.version, unit_id=unit("PROD1").id)
+    later(16)
+    fresh = db.session.get(Case, case.id)
+    assert fresh.step == Step.DISPATCH and fresh.responsible_unit_id is None
+    assert [t.step for t in timers(fresh) if t.kind == "breach"] == [Step.DISPATCH]
+
+
+def test_breach_action_hand_to_leader_gives_the_step_to_the_leader(app):
+    short_policy(Step.APPROVE, 60, breach_action="hand_to_leader")
+    case = make_case_at("proposed")  # a major complaint waits for 生产一部's leader
+    later(61)
+    fresh = db.session.get(Case, case.id)
+    assert fresh.step == Step.APPROVE and fresh.step_user_id == user("leader_prod1").id
+    [esc] = escalations(fresh)
+    assert "陈刚" in esc.reason
+
+
+def test_the_sweep_fires_a_timer_whose_job_was_lost(app):
+    case = make_case()
+    clock.travel(timedelta(minutes=31))
+    # No job ever ran (OUTBOX_DIRECT_DISABLED): the sweep finds the timer and fires it.
+    assert sweep_timers(inline=True) >= 1
+    assert [e.level for e in escalations(case)] == [1]
+    assert sweep_timers(inline=True) == 0
