@@ -106,6 +106,15 @@ class Config:
     SMS_TENCENT_REGION = os.environ.get("SMS_TENCENT_REGION")
     SMS_TENCENT_ENDPOINT = os.environ.get("SMS_TENCENT_ENDPOINT")
 
+    # H4: the bell's badge asks this often; 催办 may be pressed again on a case this many
+    # minutes after the last time; the customer gets an acknowledgement SMS at intake and a
+    # message at closing when the case came in on one of these channels (comma-separated
+    # Channel values, e.g. "hotline,phone,wechat"; empty: none).
+    BELL_POLL_SECONDS = int(os.environ.get("BELL_POLL_SECONDS", "60"))
+    HURRY_COOLDOWN_MINUTES = int(os.environ.get("HURRY_COOLDOWN_MINUTES", "30"))
+    CUSTOMER_SMS_CHANNELS = os.environ.get("CUSTOMER_SMS_CHANNELS", "hotline")
+    CUSTOMER_HOTLINE = os.environ.get("CUSTOMER_HOTLINE", "800-800-1234")  # in the closing SMS
+
 
 class TestConfig(Config):
     TESTING = True

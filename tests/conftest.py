@@ -210,10 +210,12 @@ def make_case(username: str = "rep_cd", files=(), **overrides):
             "threatens_media": False}
     channel = overrides.pop("channel", None)
     branch_id = overrides.pop("branch_id", None)
+    received_at = overrides.pop("received_at", None)  # desk only: when a letter arrived
     data.update(overrides)
     from portal.cases.enums import CustomerType
     data["customer_type"] = data["customer_type"] or CustomerType.CONSUMER
-    return register_case(user(username), data, list(files), channel=channel, branch_id=branch_id)
+    return register_case(user(username), data, list(files), channel=channel, branch_id=branch_id,
+                         received_at=received_at)
 
 
 def jpeg_bytes(size=(1200, 900), color=(200, 60, 60), exif=None) -> bytes:

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from forms import cases as f
 from portal.batches.lookup import cases_on_batch, find_batch
-from portal.cases import access, evidence, operations, queries
+from portal.cases import access, evidence, hurry, operations, queries
 from portal.cases.compensation import decided_by, reason_texts
 from portal.cases.enums import Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.cases.models import Case, Category
@@ -205,6 +205,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "earlier": queries.earlier_of_customer(case, current_user),
         "full_phone": access.sees_full_phone(case, current_user),
         "State": State,
+        "hurry": hurry.panel_state(case, current_user),  # H4: the 催办 panel (None: not shown)
     }
 
 

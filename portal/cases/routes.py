@@ -164,6 +164,38 @@ def act(number: str, action: str):
     return render_template(template, **ctx), status
 
 
+@bp.route("/<number>/hurry", methods=["POST"])
+@login_required
+@roles_required(Role.DESK, Role.LEADER)
+def hurry(number: str):
+    """催办 (H4: portal/cases/hurry.py): tell whoever holds the step; the case body comes back."""
+    from forms.hurry import HurryForm
+    from portal.cases.hurry import hurry_case
+    case = get_case(number)
+    form = HurryForm(prefix="hurry")
+    if not form.validate():
+        message, status = (form.first_error() or _("请检查填写内容。")), 400
+    else:
+        try:
+            told = hurry_case(case, current_user._get_current_object(), step=form.step.data,
+                              note=form.note.data)
+        except DomainError as exc:
+            db.session.rollback()
+            message, status = exc.message, exc.status
+        else:
+            flash(_("已催办：%(names)s。", names=_("、").join(u.name for u in told)), "success")
+            if not is_htmx():
+                return redirect_to(url_for("cases.detail", number=case.number))
+            db.session.expire_all()
+            return render_template("cases/_main.html", **panels.detail_context(get_case(number)))
+    if status == 403:
+        abort(403, description=message)
+    db.session.expire_all()
+    case = get_case(number)
+    template = "cases/_main.html" if is_htmx() else "cases/detail.html"
+    return render_template(template, **panels.detail_context(case, message=message)), status
+
+
 @bp.route("/<number>/files/<int:attachment_id>/<variant>")
 @login_required
 def file(number: str, attachment_id: int, variant: str):

@@ -33,8 +33,10 @@ def fresh(case) -> Case:
 
 
 def mails_to(username: str, case) -> list[OutboxMessage]:
+    """The step mails (not the bell's copies, nor reminders written ahead)."""
     return db.session.execute(sa.select(OutboxMessage).where(
-        OutboxMessage.case_id == case.id, OutboxMessage.recipient_id == user(username).id)).scalars().all()
+        OutboxMessage.case_id == case.id, OutboxMessage.recipient_id == user(username).id,
+        OutboxMessage.channel == "email", OutboxMessage.kind == "step")).scalars().all()
 
 
 def option(html: str, unit_name: str) -> str:

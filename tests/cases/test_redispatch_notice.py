@@ -17,8 +17,10 @@ REASON = "汤圆是生产二部的产品"
 
 def mails_to(person: User, case) -> list[OutboxMessage]:
     db.session.expire_all()
+    # The step mails (not the bell's copies, nor reminders written ahead).
     return db.session.execute(sa.select(OutboxMessage).where(
-        OutboxMessage.case_id == case.id, OutboxMessage.recipient_id == person.id)
+        OutboxMessage.case_id == case.id, OutboxMessage.recipient_id == person.id,
+        OutboxMessage.channel == "email", OutboxMessage.kind == "step")
         .order_by(OutboxMessage.id)).scalars().all()
 
 

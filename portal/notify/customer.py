@@ -1,0 +1,89 @@
+"""The customer told: an acknowledgement SMS at intake with the case number and when they will
+hear back, and a message when the case closes (signed off, or refused at verification).
+
+Only for cases from the channels in CUSTOMER_SMS_CHANNELS (default: the 800 hotline, where the
+customer has just called and left a mobile number), and only to a mainland mobile number.
+Rows go to the outbox by address only (no user), kind "customer", in the transaction of the
+intake or closing itself; the texts are portal/notify/templates.py's (Chinese, one segment).
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import current_app
+
+from portal.clock import SHANGHAI, as_utc, utcnow
+from portal.notify.outbox import add_message
+from portal.notify.templates import sms_text
+
+log = logging.getLogger(__name__)
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def sms_channels() -> set[str]:
+    """The intake channels whose customers are told by SMS (Channel values)."""
+    from portal.cases.enums import Channel
+    raw = current_app.config.get("CUSTOMER_SMS_CHANNELS") or ""
+    names = {part.strip() for part in raw.split(",") if part.strip()}
+    known = {c.value for c in Channel}
+    if names - known:
+        log.warning("CUSTOMER_SMS_CHANNELS: unknown channels %s ignored (known: %s)",
+                    sorted(names - known), ", ".join(sorted(known)))
+    return names & known
+
+
+def mobile_of(case) -> str | None:
+    """The customer's mobile number, or None (a landline cannot take an SMS)."""
+    digits = case.customer_phone_digits or ""
+    return digits if MOBILE.match(digits) else None
+
+
+def short_time(value) -> str:
+    """12-31 23:59 in Shanghai: the SMS has no room for the year (templates.FIELDS["due"])."""
+    return as_utc(value).astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+
+
+def reply_by(case, now=None):
+    """When the customer hears back: the accepted-solution clock (4 h from receipt by default,
+    in its policy's calendar), the first thing the procedures promise the customer. A letter
+    entered after that time has passed is promised the same span from now."""
+    from portal.sla.due import deadline
+    from portal.sla.policy import resolve, work_calendar
+    from portal.steps import Clock
+    now = now or utcnow()
+    limit, cal = resolve(Clock.SOLUTION, case.klass, case.channel), work_calendar()
+    by = deadline(limit, as_utc(case.received_at), cal)
+    return by if by is not None and by > now else deadline(limit, now, cal)
+
+
+def acknowledgement_text(number: str, by) -> str:
+    return sms_text("customer_ack", number=number, reply_by=short_time(by))
+
+
+def closed_text(number: str) -> str:
+    return sms_text("customer_closed", number=number, phone=current_app.config["CUSTOMER_HOTLINE"])
+
+
+def _tell(case, key: str, subject: str, text: str) -> list:
+    channel = getattr(case.channel, "value", case.channel)
+    phone = mobile_of(case)
+    if channel not in sms_channels() or phone is None:
+        return []
+    msg = add_message(key=key, channel="sms", address=phone, subject=subject, body=text,
+                      case_id=case.id, kind="customer")
+    return [msg] if msg is not None else []
+
+
+def acknowledge(case, event_seq: int | None = None) -> list:
+    """At intake (in its transaction): the number and when they will hear back. Once per case."""
+    return _tell(case, f"case:{case.id}:customer:ack", f"受理短信 {case.number}",
+                 acknowledgement_text(case.number, reply_by(case)))
+
+
+def tell_closed(case, event_seq: int) -> list:
+    """At closing, signed off or refused at verification (in its transaction); a reopened
+    case closed again is told again."""
+    return _tell(case, f"case:{case.id}:customer:closed:{event_seq}", f"结案短信 {case.number}",
+                 closed_text(case.number))
