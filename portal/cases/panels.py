@@ -24,6 +24,7 @@ from portal.extensions import db
 from portal.org.enums import Role, UnitKind
 from portal.org.models import User, UserRole
 from portal.org.tree import unit_tree
+from portal.sla.pauses import case_pauses
 
 
 def _files(form) -> list:
@@ -206,6 +207,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "full_phone": access.sees_full_phone(case, current_user),
         "State": State,
         "hurry": hurry.panel_state(case, current_user),  # H4: the 催办 panel (None: not shown)
+        "pauses": case_pauses(case.id),  # H1: the case clocks' pauses (waiting on submitter/customer)
     }
 
 

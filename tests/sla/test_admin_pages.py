@@ -139,3 +139,30 @@ def test_only_admins_reach_the_time_limit_pages(as_user):
     client = as_user("desk")
     assert client.get("/admin/sla").status_code == 403
     assert client.get("/admin/holidays").status_code == 403
+
+
+def test_time_limit_pages_read_english_refusals_included(app):
+    import re
+
+    from tests.conftest import leftover_chinese, signed_in, stored_texts
+    client, _ = signed_in(app, "admin")
+    client.get("/lang/en")
+    policy = db.session.execute(sa.select(SlaPolicy.id).where(SlaPolicy.klass == "serious")).scalars().first()
+    data = stored_texts()
+    problems = {}
+    for url in ["/admin/sla", "/admin/sla/new", f"/admin/sla/{policy}", "/admin/holidays?year=2026"]:
+        html = client.get(url).get_data(as_text=True)
+        main = re.search(r'<main id="main".*?</main>', html, re.S).group(0)
+        if left := leftover_chinese(main, data):
+            problems[url] = left
+    token = csrf_from(client, "/admin/sla/new")
+    for url, form in {"/admin/sla/new": policy_form(minutes="-1", reminder_percents="9, 3"),
+                      "/admin/holidays/paste?year=2026": {"lines": "2026-10-05 workday"}}.items():
+        resp = client.post(url, data={**form, "csrf_token": token})
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 400 and 'class="error"' in html, url
+        main = re.search(r'<main id="main".*?</main>', html, re.S).group(0)
+        if left := leftover_chinese(main, data):
+            problems[f"POST {url}"] = left
+    assert "Time limits" in client.get("/admin/sla").get_data(as_text=True)
+    assert not problems, problems
