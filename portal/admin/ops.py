@@ -28,6 +28,7 @@ from portal.notify.models import OutboxAttempt, OutboxMessage, UnitRobot
 from portal.notify.outbox import hand_to_workers, retry_message
 from portal.org.models import User
 from portal.signing import audit
+from portal.signing.models import AuditEvent
 
 PAGE_SIZE = 50
 
@@ -184,8 +185,12 @@ def _render_message(msg: OutboxMessage, message: str | None = None, status: int 
              if msg.channel == "robot" and (msg.address or "").isdigit() else None)
     attempts = db.session.execute(sa.select(OutboxAttempt).where(OutboxAttempt.message_id == msg.id)
                                   .order_by(OutboxAttempt.attempt, OutboxAttempt.id)).scalars().all()
+    retries = db.session.execute(
+        sa.select(AuditEvent.at, AuditEvent.actor_name)
+        .where(AuditEvent.object_type == "outbox_message", AuditEvent.object_id == msg.id,
+               AuditEvent.action == "outbox_retried").order_by(AuditEvent.seq)).all()
     return render_template("admin/outbox_message.html", msg=msg, case=case, robot=robot, attempts=attempts,
-                           labels=_labels(), retryable=msg.status in RETRYABLE,
+                           retries=retries, labels=_labels(), retryable=msg.status in RETRYABLE,
                            message=message), status
 
 

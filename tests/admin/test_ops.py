@@ -191,6 +191,7 @@ def test_mail_that_finally_fails_is_shown_with_every_answer_and_retried_by_the_a
     assert [a.outcome for a in attempts][-1] == "sent" and len(attempts) == MAX_ATTEMPTS + 1
     page = admin.get(f"/admin/outbox/{msg_id}").get_data(as_text=True)
     assert "250 2.0.0 Ok: queued as OPS1" in page and f"第 {MAX_ATTEMPTS + 1} 次" in page
+    assert f"{user('admin').name} 手动重发" in page
     assert "立即重发" not in page  # sent: nothing to retry
 
 
@@ -382,6 +383,10 @@ def test_operations_pages_in_english_have_no_chinese_but_the_data(app, admin, rq
     assert resp.status_code == 409
     if left := leftover_chinese(main_of(resp.get_data(as_text=True)), data):
         problems["POST retry"] = left
+    resp = admin.post(f"/admin/outbox/{failed.id}/retry", data={"csrf_token": csrf_from(admin, f"/admin/outbox/{failed.id}")})
+    assert resp.status_code == 303
+    if left := leftover_chinese(main_of(admin.get(resp.headers["Location"]).get_data(as_text=True)), data):
+        problems["after the retry"] = left
     monkeypatch.setitem(app.config, "REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     if left := leftover_chinese(main_of(admin.get("/admin/queues").get_data(as_text=True)), data):
         problems["queues, Redis down"] = left
