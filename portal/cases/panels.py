@@ -24,6 +24,7 @@ from portal.extensions import db
 from portal.org.enums import Role, UnitKind
 from portal.org.models import User, UserRole
 from portal.org.tree import unit_tree
+from portal.escalation.history import history as escalation_history
 from portal.sla.pauses import case_pauses
 
 
@@ -207,6 +208,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "full_phone": access.sees_full_phone(case, current_user),
         "State": State,
         "hurry": hurry.panel_state(case, current_user),  # H4: the 催办 panel (None: not shown)
+        "ladder": escalation_history(case),  # H5: the ladder level, why, reminders and escalations
         "pauses": case_pauses(case.id),  # H1: the case clocks' pauses (waiting on submitter/customer)
     }
 

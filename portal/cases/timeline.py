@@ -15,6 +15,8 @@ ACTION_LABELS = {
     "callback_unsatisfied": N_("回访：顾客不满意，退回重新处理"), "signed_off": N_("领导签字结案"),
     "reopened": N_("重新打开"), "signed": N_("电子签名"), "settled_on_spot": N_("业务员现场处理"),
     "rejected_malicious": N_("核实为恶意投诉，不予受理"),
+    # The clock acting on its own (portal/escalation): a breach action per policy.
+    "handed_to_leader": N_("超时转交部门领导"), "sent_back_at_breach": N_("超时退回"),
     "hurry": N_("催办"),  # H4: portal/cases/hurry.py
 }
 

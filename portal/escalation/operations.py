@@ -267,7 +267,8 @@ def escalate(case: Case, trigger: Trigger, *, key: str, level: int | None = None
     row = next((r for r in rows if r.level >= wanted), rows[-1])
     reason = reason or _reason(case, trigger, step, clock)
     audience = ladder.audience_for(row, case)
-    subject, body, sms = messages.escalation(case, row.level, row.name, reason)
+    overdue_step = (step or case.step) if trigger == Trigger.LIMIT_PASSED and clock is None else None
+    subject, body, sms = messages.escalation(case, row.level, row.name, reason, overdue_step=overdue_step)
     prefix = f"case:{case.id}:esc:{key}"
     out, sent = [], []
     for person, channels in audience.people.values():

@@ -211,3 +211,42 @@ def test_the_sweep_fires_a_timer_whose_job_was_lost(app):
     assert sweep_timers(inline=True) >= 1
     assert [e.level for e in escalations(case)] == [1]
     assert sweep_timers(inline=True) == 0
+
+
+def test_case_page_shows_the_level_why_and_who_was_told(app, as_user):
+    case = make_case()
+    later(31)
+    html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
+    section = html[html.index('id="case-escalation"'):]
+    section = section[:section.index("</section>")]
+    assert "当前升级级别：第 1 级（责任部门领导）" in section
+    assert "原因：「核实」已超过办理时限" in section
+    assert "升级至第 1 级（责任部门领导）：超过办理时限" in section
+    assert "郑华：邮件 待发送、站内消息 未读、短信 待发送" in section
+    # The two reminders before it, to the desk, each with what became of it.
+    assert section.count("提醒：【客诉提醒】") == 2
+    assert "张敏：邮件 待发送、站内消息 未读" in section
+
+
+def test_a_new_case_page_says_not_escalated(app, as_user):
+    case = make_case()
+    html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "未升级" in html and "提醒：【客诉提醒】" in html
+
+
+def test_every_reminder_and_escalation_sms_fits_one_segment(app):
+    from portal.escalation import messages
+    from portal.escalation.enums import Trigger
+    from portal.escalation.operations import REASONS
+    from portal.notify.templates import TEXT_LIMIT
+    from portal.steps import Clock
+    case = make_case()
+    case.number = "KS2026-999999"
+    longest_step = max(list(Step) + list(Clock), key=lambda s: len(s._zh))
+    texts = [messages.reminder(case, longest_step, 80, case.due_at)[2],
+             messages.repeated(case, longest_step, 99)[2], messages.clock_task(case, longest_step)[2]]
+    for trigger, reason in REASONS.items():
+        texts.append(messages.escalation(case, 3, "客服经理/总部投诉专席", reason.format(step=longest_step._zh))[2])
+    texts.append(messages.escalation(case, 3, "x", "", overdue_step=longest_step)[2])
+    db.session.rollback()
+    assert all(len(t) <= TEXT_LIMIT for t in texts), [t for t in texts if len(t) > TEXT_LIMIT]

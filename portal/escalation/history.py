@@ -1,0 +1,73 @@
+"""What the case page shows of the ladder: the level reached, why, and every reminder and
+escalation with what was sent to whom (templates/cases/_escalation.html)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from portal.escalation import ladder
+from portal.escalation.models import CaseEscalation
+from portal.extensions import db
+from portal.labels import N_
+from portal.notify.models import OutboxMessage
+
+STATUS = {"pending": N_("待发送"), "sending": N_("发送中"), "sent": N_("已发送"), "failed": N_("失败，待重试"),
+          "dead": N_("已放弃"), "cancelled": N_("已取消"), "unread": N_("未读"), "read": N_("已读")}
+CHANNEL = {"email": N_("邮件"), "sms": N_("短信"), "robot": N_("群机器人"), "inapp": N_("站内消息")}
+
+
+@dataclass
+class Entry:
+    at: object
+    kind: str  # reminder | escalation
+    title: str  # stored Chinese (the message subject or the level's name)
+    reason: str | None = None
+    level: int | None = None
+    trigger: object = None
+    # [(name, [(channel, status), …])]
+    sent: list = field(default_factory=list)
+
+
+def _who(msg: OutboxMessage) -> str:
+    if msg.recipient is not None:
+        return msg.recipient.name
+    return msg.address or "—"
+
+
+def _grouped(rows) -> list:
+    people: dict[str, list] = {}
+    for m in rows:
+        people.setdefault(_who(m), []).append((m.channel, m.status))
+    return list(people.items())
+
+
+def history(case) -> dict:
+    """Level, its name, why (the last escalation's reason), and the entries newest first."""
+    escalations = db.session.execute(sa.select(CaseEscalation).where(CaseEscalation.case_id == case.id)
+                                     .order_by(CaseEscalation.at, CaseEscalation.id)).scalars().all()
+    messages = db.session.execute(
+        sa.select(OutboxMessage).where(OutboxMessage.case_id == case.id,
+                                       OutboxMessage.kind.in_(("reminder", "escalation")))
+        .order_by(OutboxMessage.send_after, OutboxMessage.id)).scalars().all()
+    by_id = {m.id: m for m in messages}
+    entries = []
+    names = {row.level: row.name for row in ladder.levels()}
+    claimed = set()
+    for e in escalations:
+        rows = [by_id[i] for i in e.message_ids if i in by_id]
+        claimed.update(m.id for m in rows)
+        entries.append(Entry(at=e.at, kind="escalation", title=names.get(e.level, ""), reason=e.reason,
+                             level=e.level, trigger=e.trigger, sent=_grouped(rows)))
+    reminders: dict[tuple, list] = {}
+    for m in messages:
+        if m.id in claimed or m.kind != "reminder":
+            continue
+        reminders.setdefault((m.send_after, m.subject), []).append(m)
+    for (at, subject), rows in reminders.items():
+        entries.append(Entry(at=at, kind="reminder", title=subject, sent=_grouped(rows)))
+    entries.sort(key=lambda x: x.at, reverse=True)
+    last = escalations[-1] if escalations else None
+    return {"level": case.ladder_level, "level_name": names.get(case.ladder_level, ""),
+            "why": last.reason if last else None, "entries": entries,
+            "status": STATUS, "channel": CHANNEL}
