@@ -3,7 +3,7 @@ handing them to workers after commit: now, or at their send time (`enqueue_at`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -145,6 +145,9 @@ def hand_to_workers(message_ids: list[int]) -> None:
                        job_id=f"deliver-{chunk[0]}-{len(chunk)}", result_ttl=0, failure_ttl=7 * 86400):
             return  # Redis is not answering: the sweep delivers all of them
     for row in later:
-        if not enqueue_at(as_utc(row.send_after), "notify", "jobs.deliver.deliver", row.id,
+        # RQ keeps scheduled times in whole seconds (truncated): the next whole second, so the
+        # job never arrives before the row is due (it would find nothing to claim).
+        at = (as_utc(row.send_after) + timedelta(seconds=1)).replace(microsecond=0)
+        if not enqueue_at(at, "notify", "jobs.deliver.deliver", row.id,
                           job_id=f"deliver-{row.id}", result_ttl=0, failure_ttl=7 * 86400):
             return
