@@ -30,6 +30,10 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
 
     from portal.extensions import babel, csrf, db, htmx, login, migrate
     db.init_app(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from portal import dbping
+        with app.app_context():
+            dbping.install(db.engine)  # instead of pool_pre_ping's round trip per request
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     csrf.init_app(app)
     htmx.init_app(app)
@@ -59,6 +63,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     _compression(app)
     present.init_app(app)
     cli.init_app(app)
+    from portal.notify import checks
+    checks.init_app(app)  # a delivery setting that cannot work refuses to start; `flask check-config`
     return app
 
 
@@ -88,7 +94,6 @@ def _engine_options(app: Flask) -> None:
         if not event.contains(Engine, "connect", _sqlite_pragmas):
             event.listen(Engine, "connect", _sqlite_pragmas)
     else:
-        opts.setdefault("pool_pre_ping", True)
         opts.setdefault("pool_size", 10)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = opts
 
