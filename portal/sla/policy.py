@@ -42,25 +42,42 @@ def default_limit(target: Step | Clock) -> Limit:
                  reminder_percents=tuple(DEFAULT_REMINDERS), active=target not in DEFAULT_INACTIVE)
 
 
-def best_policy(target: Step | Clock, klass=None, channel=None) -> SlaPolicy | None:
-    column = SlaPolicy.step if isinstance(target, Step) else SlaPolicy.clock
-    rows = db.session.execute(sa.select(SlaPolicy).where(column == target)
-                              .order_by(SlaPolicy.id)).scalars().all()
+def _rows(target: Step | Clock) -> list[tuple[int, str | None, str | None, Limit]]:
+    """(id, klass, channel, limit) of the target's policies, read once per app context (a sweep
+    resolves hundreds of cases; the table is a few dozen rows)."""
+    table = g.get("_sla_policies") if has_app_context() else None
+    if table is None:
+        table = {}
+        for row in db.session.execute(sa.select(SlaPolicy).order_by(SlaPolicy.id)).scalars():
+            table.setdefault(row.target, []).append((row.id, row.klass, row.channel, _limit(row)))
+        if has_app_context():
+            g._sla_policies = table
+    return table.get(target, [])
+
+
+def _best(target: Step | Clock, klass=None, channel=None):
     klass, channel = _key(klass), _key(channel)
     best, best_score = None, -1
-    for row in rows:
-        if row.klass not in (None, klass) or row.channel not in (None, channel):
+    for row in _rows(target):
+        _id, row_klass, row_channel, _lim = row
+        if row_klass not in (None, klass) or row_channel not in (None, channel):
             continue
-        score = (row.klass is not None) * 2 + (row.channel is not None)
+        score = (row_klass is not None) * 2 + (row_channel is not None)
         if score >= best_score:  # on a tie the newer row
             best, best_score = row, score
     return best
 
 
+def best_policy(target: Step | Clock, klass=None, channel=None) -> SlaPolicy | None:
+    """The policy row that applies (for the admin pages)."""
+    row = _best(target, klass, channel)
+    return db.session.get(SlaPolicy, row[0]) if row else None
+
+
 def resolve(target: Step | Clock, klass=None, channel=None) -> Limit:
     """The limit for a step or case clock of a case of `klass` from `channel`."""
-    row = best_policy(target, klass, channel)
-    return _limit(row) if row is not None else default_limit(target)
+    row = _best(target, klass, channel)
+    return row[3] if row is not None else default_limit(target)
 
 
 def limit_for(step: Step, klass=None, channel=None) -> tuple[float, str]:
@@ -87,14 +104,23 @@ def work_calendar() -> WorkCalendar:
 
 
 def forget_calendar() -> None:
-    """After the holiday table changed in this app context."""
+    """After the policies or the holiday table changed in this app context."""
     if has_app_context():
         g.pop("_sla_work_calendar", None)
+        g.pop("_sla_policies", None)
 
 
 @sa.event.listens_for(sa.orm.Session, "after_flush")
-def _holidays_changed(session, _ctx):
-    if any(isinstance(o, Holiday) for o in (*session.new, *session.dirty, *session.deleted)):
+def _changed(session, _ctx):
+    if any(isinstance(o, (Holiday, SlaPolicy)) for o in (*session.new, *session.dirty, *session.deleted)):
+        forget_calendar()
+
+
+@sa.event.listens_for(sa.orm.Session, "do_orm_execute")
+def _bulk_changed(state):
+    # sa.delete(SlaPolicy) / sa.update(Holiday) bypass the flush.
+    if (state.is_delete or state.is_update or state.is_insert) and any(
+            m.class_ in (Holiday, SlaPolicy) for m in state.all_mappers):
         forget_calendar()
 
 
