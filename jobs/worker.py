@@ -20,8 +20,10 @@ class PortalWorker(Worker):
                              name="runner-watch").start()
         # Every job runs in a forked child; building the app here (no DB connection is
         # opened yet) saves each job the ~0.6 s of create_app().
-        app()
+        portal = app()
         _warm_pdf_fonts()
+        from portal.notify.checks import warn_if_smtp_unreachable
+        warn_if_smtp_unreachable(portal.config)  # reported, not refused: the outbox retries
         return super().work(*args, **kwargs)
 
     def _stop_when_orphaned(self, runner: int) -> None:

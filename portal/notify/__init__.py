@@ -1,3 +1,2 @@
-"""Notifications: the outbox and its delivery by email over SMTP or an SMS provider.
-
-Steps notify by email only; the outbox also accepts SMS and in-app rows, which no step writes yet."""
+"""Notifications: the outbox and its delivery by email over SMTP, SMS through a provider, and
+group chat robots (企业微信, 钉钉, 飞书) configured per unit; in-app rows are the bell's."""
