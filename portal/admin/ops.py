@@ -45,6 +45,9 @@ KIND_LABELS = {
 }
 OUTCOME_LABELS = {"sent": N_("已发送"), "failed": N_("失败"), "dead": N_("失败，已放弃"),
                   "lost": N_("发送中进程丢失")}
+# Filters beside the stored statuses: a pending row is either due (and should be going out
+# now) or scheduled for later (a reminder written when its step began).
+WHEN_LABELS = {"due": N_("到期未发"), "scheduled": N_("未到发送时间")}
 # Only a message the workers gave up on, or are waiting to retry, may be sent again by hand:
 # one pending or sending is on its way, one sent or cancelled is done.
 RETRYABLE = ("failed", "dead")
@@ -68,7 +71,7 @@ class OutboxFilters:
         def pick(name, allowed):
             value = (args.get(name) or "").strip()
             return value if value in allowed else ""
-        return cls(status=pick("status", STATUS_LABELS), channel=pick("channel", CHANNEL_LABELS),
+        return cls(status=pick("status", {**STATUS_LABELS, **WHEN_LABELS}), channel=pick("channel", CHANNEL_LABELS),
                    kind=pick("kind", KIND_LABELS), case=(args.get("case") or "").strip()[:20],
                    page=page_arg(args))
 
@@ -102,7 +105,11 @@ def find_messages(f: OutboxFilters, page_size: int = PAGE_SIZE):
     """One page of messages, newest first, and whether there is a next page (no COUNT(*):
     the outbox grows by several rows per case step)."""
     q = _ROWS
-    if f.status:
+    if f.status == "due":
+        q = q.where(OutboxMessage.status == "pending", OutboxMessage.send_after <= utcnow())
+    elif f.status == "scheduled":
+        q = q.where(OutboxMessage.status == "pending", OutboxMessage.send_after > utcnow())
+    elif f.status:
         q = q.where(OutboxMessage.status == f.status)
     if f.channel:
         q = q.where(OutboxMessage.channel == f.channel)
@@ -209,7 +216,7 @@ def outbox_retry(message_id: int):
 
 
 def _labels() -> dict:
-    return {"status": STATUS_LABELS, "channel": CHANNEL_LABELS, "kind": KIND_LABELS,
+    return {"status": STATUS_LABELS, "when": WHEN_LABELS, "channel": CHANNEL_LABELS, "kind": KIND_LABELS,
             "outcome": OUTCOME_LABELS, "status_class": STATUS_CLASS}
 
 

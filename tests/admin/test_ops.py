@@ -79,11 +79,15 @@ def admin(app):
 
 def test_outbox_filters_by_status_channel_kind_and_case_number(app, admin):
     case = make_case()
-    mine = {"甲 邮件 环节", "乙 短信 提醒", "丙 邮件 升级 失败", "丁 短信 已放弃"}
+    mine = {"甲 邮件 环节", "乙 短信 提醒", "丙 邮件 升级 失败", "丁 短信 已放弃"}  # and 戊 below
     message(subject="甲 邮件 环节", case=case)
     message(subject="乙 短信 提醒", channel="sms", kind="reminder", case=case)
     message(subject="丙 邮件 升级 失败", kind="escalation", status="failed")
     message(subject="丁 短信 已放弃", channel="sms", status="dead")
+    later = message(subject="戊 明天的提醒", kind="reminder")
+    later.send_after = clock.utcnow() + timedelta(days=1)
+    db.session.commit()
+    mine.add("戊 明天的提醒")
 
     def shown(query: str) -> set[str]:  # of this test's messages (intake writes its own too)
         return subjects(admin.get(f"/admin/outbox{query}").get_data(as_text=True)) & mine
@@ -92,7 +96,11 @@ def test_outbox_filters_by_status_channel_kind_and_case_number(app, admin):
     assert shown("?status=failed") == {"丙 邮件 升级 失败"}
     assert shown("?status=dead") == {"丁 短信 已放弃"}
     assert shown("?channel=sms") == {"乙 短信 提醒", "丁 短信 已放弃"}
-    assert shown("?kind=reminder") == {"乙 短信 提醒"}
+    assert shown("?kind=reminder") == {"乙 短信 提醒", "戊 明天的提醒"}
+    # Waiting: due now (should be going out) or not yet (scheduled).
+    assert shown("?status=pending") == {"甲 邮件 环节", "乙 短信 提醒", "戊 明天的提醒"}
+    assert shown("?status=due") == {"甲 邮件 环节", "乙 短信 提醒"}
+    assert shown("?status=scheduled") == {"戊 明天的提醒"}
     assert shown("?kind=escalation&channel=email") == {"丙 邮件 升级 失败"}
     assert shown("?kind=escalation&channel=sms") == set()
 
@@ -210,6 +218,30 @@ def test_retry_of_a_message_not_failed_is_refused_in_chinese_and_nothing_written
     failed = message(subject="失败的邮件", status="failed")
     assert admin.post(f"/admin/outbox/{failed.id}/retry", data={}).status_code == 400
     assert row(failed.id).status == "failed"
+
+
+def test_two_admins_retrying_at_once_retry_it_once(app):
+    """The status check is in the update itself: one wins, the other is told, one audit event."""
+    import threading
+    failed = message(subject="失败的邮件", status="failed")
+    clients = [signed_in(app, "admin") for _ in range(2)]
+    barrier = threading.Barrier(2)
+    codes = []
+
+    def press(client, token):
+        with app.app_context():  # the thread's own, as a web worker has
+            barrier.wait()
+            codes.append(client.post(f"/admin/outbox/{failed.id}/retry", data={"csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=press, args=c) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(codes) == [303, 409]
+    assert row(failed.id).status == "pending"
+    assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action == "outbox_retried")).scalar_one() == 1
 
 
 # ---------------------------------------------------------------- admins only
@@ -370,7 +402,7 @@ def test_operations_pages_in_english_have_no_chinese_but_the_data(app, admin, rq
     data = stored_texts()
     problems = {}
     pages = ["/admin/outbox", "/admin/outbox?status=failed&channel=email&kind=escalation",
-             f"/admin/outbox?case={case.number}", "/admin/outbox?case=KS1999-1",
+             f"/admin/outbox?case={case.number}", "/admin/outbox?case=KS1999-1", "/admin/outbox?status=scheduled",
              f"/admin/outbox/{failed.id}", f"/admin/outbox/{sent.id}", "/admin/queues"]
     for url in pages:
         resp = admin.get(url)
