@@ -117,11 +117,8 @@ def _same_key(target, klass, channel, exclude_id=None):
     return db.session.execute(stmt).first()
 
 
-def save_policy(actor, policy: SlaPolicy | None, data: dict) -> SlaPolicy:
-    """Create (policy None) or change a policy. `data`: target ("step:verify"), klass, channel
-    (values or empty: any), minutes, calendar, reminder_percents ("50, 80"), breach_action,
-    repeat_minutes, active."""
-    _require_admin(actor)
+def _validate(data: dict, policy_id: int | None) -> tuple[dict, dict[str, str]]:
+    """The values a policy would take from `data`, and what is wrong with them by field."""
     errors: dict[str, str] = {}
     target = parse_target(data.get("target"))
     if target is None:
@@ -143,11 +140,22 @@ def save_policy(actor, policy: SlaPolicy | None, data: dict) -> SlaPolicy:
         repeat = _number(data.get("repeat_minutes"), "repeat_minutes", errors, required=True,
                          label=_("重复间隔"))
     elif str(data.get("repeat_minutes") or "").strip():
-        repeat = _number(data.get("repeat_minutes"), "repeat_minutes", errors, required=False,
-                         label=_("重复间隔"))
-    if target is not None and not errors and _same_key(target, klass, channel,
-                                                      policy.id if policy else None):
+        _number(data.get("repeat_minutes"), "repeat_minutes", errors, required=False, label=_("重复间隔"))
+    if target is not None and not errors and _same_key(target, klass, channel, policy_id):
         errors["target"] = _("已有相同步骤（时钟）、类别和渠道的规则，请直接修改那一条")
+    values = {"target": target, "klass": klass, "channel": channel, "minutes": minutes,
+              "calendar": calendar, "reminder_percents": points, "breach_action": action,
+              "repeat_minutes": repeat if action == BreachAction.REPEAT else None,
+              "active": bool(data.get("active", True))}
+    return values, errors
+
+
+def save_policy(actor, policy: SlaPolicy | None, data: dict) -> SlaPolicy:
+    """Create (policy None) or change a policy. `data`: target ("step:verify"), klass, channel
+    (values or empty: any), minutes, calendar, reminder_percents ("50, 80"), breach_action,
+    repeat_minutes, active."""
+    _require_admin(actor)
+    v, errors = _validate(data, policy.id if policy else None)
     if errors:
         _fail(errors)
 
@@ -155,12 +163,12 @@ def save_policy(actor, policy: SlaPolicy | None, data: dict) -> SlaPolicy:
     if policy is None:
         policy = SlaPolicy()
         db.session.add(policy)
+    target = v["target"]
     policy.step, policy.clock = (target, None) if isinstance(target, Step) else (None, target)
-    policy.klass, policy.channel = klass, channel
-    policy.minutes, policy.calendar = minutes, calendar.value
-    policy.reminder_percents, policy.breach_action = points, action.value
-    policy.repeat_minutes = repeat if action == BreachAction.REPEAT else None
-    policy.active = bool(data.get("active", True))
+    policy.klass, policy.channel = v["klass"], v["channel"]
+    policy.minutes, policy.calendar = v["minutes"], v["calendar"].value
+    policy.reminder_percents, policy.breach_action = v["reminder_percents"], v["breach_action"].value
+    policy.repeat_minutes, policy.active = v["repeat_minutes"], v["active"]
     after = _policy_snapshot(policy)
     if before is not None:
         keys = [k for k in after if before.get(k) != after[k]]
@@ -171,6 +179,21 @@ def save_policy(actor, policy: SlaPolicy | None, data: dict) -> SlaPolicy:
     _save("sla_policy_saved" if before else "sla_policy_created", actor, "sla_policy",
           policy, before, after)
     return policy
+
+
+def policy_problems() -> list[str]:
+    """What is wrong with the stored policies (rows written around the admin page, e.g. by SQL),
+    by the same rules as the page, in Chinese: for a start-up or `flask check-config` report."""
+    out = []
+    for p in db.session.execute(sa.select(SlaPolicy).order_by(SlaPolicy.id)).scalars():
+        data = _policy_snapshot(p)
+        data["target"] = p.target
+        data["reminder_percents"] = p.reminder_percents if isinstance(p.reminder_percents, list) else "x"
+        _values, errors = _validate(data, p.id)
+        for message in errors.values():
+            out.append(_("时限规则 #%(id)s（%(target)s）：%(message)s", id=p.id,
+                         target=p.target.label if p.target else "?", message=message))
+    return out
 
 
 def delete_policy(actor, policy: SlaPolicy) -> None:

@@ -116,6 +116,9 @@ def test_admin_enters_holidays_by_pasting_the_notice_and_the_due_times_use_them(
     client = as_user("admin")
     page = client.get("/admin/holidays?year=2026").get_data(as_text=True)
     assert "国庆节调休" in page and "请以国务院办公厅当年发布的" in page
+    assert "只登记了放假日" not in page
+    # 2027 is seeded with the statutory days only: the page asks for the notice's arrangement.
+    assert "只登记了放假日" in client.get("/admin/holidays?year=2027").get_data(as_text=True)
     friday = sh(2028, 9, 29, 17, 0)  # a year nobody has entered yet
     assert online_due(friday) == sh(2028, 10, 2, 9, 0).astimezone(timezone.utc)
     token = csrf_from(client, "/admin/holidays?year=2028")
@@ -174,3 +177,15 @@ def test_time_limit_pages_read_english_refusals_included(app):
             problems[f"POST {url}"] = left
     assert "Time limits" in client.get("/admin/sla").get_data(as_text=True)
     assert not problems, problems
+
+
+def test_a_policy_broken_around_the_page_is_reported(app):
+    from portal.sla.operations import policy_problems
+    assert policy_problems() == []
+    row = db.session.execute(sa.select(SlaPolicy).where(SlaPolicy.step == Step.VERIFY)).scalars().first()
+    db.session.execute(sa.update(SlaPolicy).where(SlaPolicy.id == row.id)
+                       .values(reminder_percents=[80, 50], breach_action="repeat", repeat_minutes=None))
+    db.session.commit()
+    problems = policy_problems()
+    assert any(f"#{row.id}" in p and "提醒点须是" in p for p in problems), problems
+    assert any("请填写重复间隔" in p for p in problems), problems
