@@ -15,7 +15,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from portal.cases import access
+from portal.cases import access, audience
 from portal.cases.models import Case
 from portal.cases.states import OPEN_STATES
 from portal.clock import as_utc, fmt, utcnow
@@ -43,11 +43,7 @@ class HurryPanel:
 
 
 def _holders(case: Case) -> list:
-    try:
-        from portal.cases.audience import holders
-    except ImportError:  # H2's audience module not landed yet: the old recipients rule
-        from portal.cases.operations import step_actors as holders
-    return [u for u in holders(case) if u is not None]
+    return [u for u in audience.holders(case) if u is not None]
 
 
 def _cooldown() -> timedelta:
@@ -69,12 +65,17 @@ def _last_press(case: Case, now: datetime):
 
 
 def panel_state(case: Case, user, now: datetime | None = None) -> HurryPanel | None:
-    """None when the panel is not shown (not desk or leader, case closed or not theirs)."""
+    """None when the panel is not shown: not desk or leader, case closed or not theirs, or the
+    step waits for this user alone (nobody to press but themselves)."""
     if not _may_hurry(case, user):
+        return None
+    holders = _holders(case)
+    others = [u for u in holders if u.id != user.id]
+    if not others and len(holders) > 0:
         return None
     now = now or utcnow()
     last = _last_press(case, now)
-    return HurryPanel(holders=[u for u in _holders(case) if u.id != user.id],
+    return HurryPanel(holders=others,
                       last_at=as_utc(last.at) if last else None, last_by=last.actor_name if last else None,
                       next_at=as_utc(last.at) + _cooldown() if last else None)
 

@@ -196,3 +196,13 @@ def test_hurry_sms_fits_one_segment_with_the_longest_values(app):
         _subject, _body, sms = messages(case, actor, "附" * NOTE_MAX, clock.utcnow())
         assert len("【示例食品股份有限】" + sms) <= 70, (step, len(sms), sms)
         assert case.number in sms and sms.startswith("催办：长")
+
+
+def test_a_leader_holding_the_step_alone_sees_no_hurry_panel(app):
+    case = make_case_at("proposed")  # waits for 生产一部's leader's decision
+    leader, _token = signed_in(app, "leader_prod1")
+    page = leader.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert 'id="panel-approve"' in page and 'id="panel-hurry"' not in page
+    desk, _token = signed_in(app, "desk")
+    page = desk.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert 'id="panel-hurry"' in page and "陈刚" in page.split('id="panel-hurry"', 1)[1].split("</section>", 1)[0]
