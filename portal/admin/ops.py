@@ -20,7 +20,7 @@ from portal.admin.routes import admin_only
 from portal.cases.models import Case
 from portal.cases.queries import NUMBER_RE, page_arg
 from portal.clock import as_utc, utcnow
-from portal.errors import Conflict, DomainError
+from portal.errors import Conflict, DomainError, ValidationError
 from portal.extensions import db
 from portal.htmx import page_or_partial, redirect_to
 from portal.labels import N_
@@ -31,6 +31,8 @@ from portal.signing import audit
 from portal.signing.models import AuditEvent
 
 PAGE_SIZE = 50
+# Retried by one press after an outage; more wait for the next press (one transaction each).
+BULK_LIMIT = 200
 
 # Labels of the outbox's stored codes (portal/notify/models.py lists the codes).
 STATUS_LABELS = {
@@ -101,10 +103,7 @@ _ROWS = (sa.select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.channel, 
                                        sa.cast(UnitRobot.id, sa.String) == OutboxMessage.address)))
 
 
-def find_messages(f: OutboxFilters, page_size: int = PAGE_SIZE):
-    """One page of messages, newest first, and whether there is a next page (no COUNT(*):
-    the outbox grows by several rows per case step)."""
-    q = _ROWS
+def _filtered(q, f: OutboxFilters):
     if f.status == "due":
         q = q.where(OutboxMessage.status == "pending", OutboxMessage.send_after <= utcnow())
     elif f.status == "scheduled":
@@ -118,6 +117,13 @@ def find_messages(f: OutboxFilters, page_size: int = PAGE_SIZE):
     if f.case:
         q = q.where(OutboxMessage.case_id == sa.select(Case.id).where(Case.number == f.case_number)
                     .scalar_subquery())
+    return q
+
+
+def find_messages(f: OutboxFilters, page_size: int = PAGE_SIZE):
+    """One page of messages, newest first, and whether there is a next page (no COUNT(*):
+    the outbox grows by several rows per case step)."""
+    q = _filtered(_ROWS, f)
     q = q.order_by(OutboxMessage.id.desc()).limit(page_size + 1).offset((f.page - 1) * page_size)
     rows = db.session.execute(q).all()
     return rows[:page_size], len(rows) > page_size
@@ -142,28 +148,50 @@ def oldest_due() -> datetime | None:
         .where(OutboxMessage.status == "pending", OutboxMessage.send_after <= utcnow())).scalar())
 
 
-def retry_outbox_message(actor: User, message_id: int) -> OutboxMessage:
-    """Send a failed or given-up message again, now: the message goes back to the workers
-    with a fresh round of attempts (its earlier ones stay on record), and the audit trail
-    says who asked, in one transaction.
-
-    The caller hands the message to a worker after the commit (the sweep sends it anyway)."""
-    msg = db.session.get(OutboxMessage, message_id) or abort(404)
+def _retry_audited(actor: User, msg: OutboxMessage) -> bool:
+    """Back to the workers with a fresh round of attempts, and an audit event saying who asked
+    (in the caller's transaction). The update itself checks the status, so of two admins
+    pressing at once, or an admin and a worker taking its scheduled retry, one wins."""
     before = {"status": msg.status, "attempts": msg.attempts,
               "provider_response": msg.provider_response}
-    # The update itself checks the status, so of two admins pressing at once, or an admin and
-    # a worker taking its scheduled retry, one wins and the other is told.
     if msg.status not in RETRYABLE or not retry_message(msg.id):
-        db.session.rollback()
-        msg = db.session.get(OutboxMessage, message_id)
-        raise Conflict(_("这条消息的状态是「%(status)s」，只有发送失败或已放弃的消息可以重发。",
-                         status=_(STATUS_LABELS.get(msg.status, msg.status))))
+        return False
     db.session.refresh(msg)
     audit.record("outbox_retried", actor=actor, object_type="outbox_message", object_id=msg.id,
                  before=before, after={"status": msg.status, "channel": msg.channel,
                                        "case_id": msg.case_id})
+    return True
+
+
+def retry_outbox_message(actor: User, message_id: int) -> OutboxMessage:
+    """Send a failed or given-up message again, now (its earlier attempts stay on record), with
+    its audit event, in one transaction. The caller hands it to a worker after the commit
+    (the sweep sends it anyway)."""
+    msg = db.session.get(OutboxMessage, message_id) or abort(404)
+    if not _retry_audited(actor, msg):
+        db.session.rollback()
+        msg = db.session.get(OutboxMessage, message_id)
+        raise Conflict(_("这条消息的状态是「%(status)s」，只有发送失败或已放弃的消息可以重发。",
+                         status=_(STATUS_LABELS.get(msg.status, msg.status))))
     db.session.commit()
     return msg
+
+
+def retry_outbox_messages(actor: User, f: OutboxFilters) -> list[int]:
+    """After an outage: every failed or given-up message the filters select (the oldest
+    BULK_LIMIT of them), each with its audit event, in one transaction. Returns their ids."""
+    if f.status not in RETRYABLE:
+        raise ValidationError(_("请先筛选出发送失败或已放弃的消息，再全部重发。"))
+    ids = db.session.execute(_filtered(sa.select(OutboxMessage.id), f)
+                             .order_by(OutboxMessage.id).limit(BULK_LIMIT)).scalars().all()
+    done = [m.id for m in db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                             .order_by(OutboxMessage.id)).scalars()
+            if _retry_audited(actor, m)]
+    if not done:
+        db.session.rollback()
+        raise Conflict(_("没有可以重发的消息：筛选出的消息已不是发送失败或已放弃。"))
+    db.session.commit()
+    return done
 
 
 @bp.route("/outbox")
@@ -176,7 +204,7 @@ def outbox():
         sa.select(Case.id).where(Case.number == f.case_number)).first()
     return page_or_partial("admin/outbox.html", "admin/_outbox_rows.html", f=f, rows=rows,
                            has_next=has_next, missing_case=missing_case, labels=_labels(),
-                           counts=trouble_counts())
+                           counts=trouble_counts(), bulk_limit=BULK_LIMIT)
 
 
 @bp.route("/outbox/<int:message_id>")
@@ -213,6 +241,22 @@ def outbox_retry(message_id: int):
     hand_to_workers([msg.id])
     flash(_("已重新排队，稍后发送。"), "success")
     return redirect_to(url_for("admin.outbox_message", message_id=msg.id))
+
+
+@bp.route("/outbox/retry", methods=["POST"])
+@admin_only
+def outbox_retry_all():
+    """The filters come with the form, so what is retried is what the page listed."""
+    f = OutboxFilters.from_args(request.form)
+    try:
+        ids = retry_outbox_messages(current_user._get_current_object(), f)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect_to(url_for("admin.outbox", **f.as_args(page=1)))
+    hand_to_workers(ids)
+    flash(_("已重新排队 %(n)s 条消息，稍后发送。", n=len(ids)), "success")
+    return redirect_to(url_for("admin.outbox", **f.as_args(page=1)))
 
 
 def _labels() -> dict:

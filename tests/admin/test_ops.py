@@ -244,6 +244,38 @@ def test_two_admins_retrying_at_once_retry_it_once(app):
                               .where(AuditEvent.action == "outbox_retried")).scalar_one() == 1
 
 
+def test_after_an_outage_the_admin_retries_every_failed_sms_listed_with_one_press(app, admin, monkeypatch):
+    import portal.admin.ops as ops
+    monkeypatch.setattr(ops, "BULK_LIMIT", 3)
+    dead_sms = [message(subject=f"短信{i}", channel="sms", status="dead").id for i in range(4)]
+    dead_mail = message(subject="邮件", status="dead").id
+    failed_sms = message(subject="待重试短信", channel="sms", status="failed").id
+    before = db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one()
+
+    listing = admin.get("/admin/outbox?status=dead&channel=sms").get_data(as_text=True)
+    assert "全部重发" in listing and "一次最多 3 条" in listing
+    assert "全部重发" not in admin.get("/admin/outbox?channel=sms").get_data(as_text=True)
+    resp = admin.post("/admin/outbox/retry", data={"csrf_token": admin.token, "status": "dead", "channel": "sms"})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/admin/outbox?status=dead&channel=sms"
+    assert "已重新排队 3 条消息，稍后发送。" in admin.get(resp.headers["Location"]).get_data(as_text=True)
+    # The oldest three of the filtered; the fourth waits for the next press; nothing else moved.
+    assert [row(i).status for i in dead_sms] == ["pending", "pending", "pending", "dead"]
+    assert row(dead_mail).status == "dead" and row(failed_sms).status == "failed"
+    events = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "outbox_retried")
+                                .order_by(AuditEvent.seq)).scalars().all()
+    assert [e.object_id for e in events] == dead_sms[:3]
+    assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one() == before + 3
+
+    admin.post("/admin/outbox/retry", data={"csrf_token": admin.token, "status": "dead", "channel": "sms"})
+    assert row(dead_sms[3]).status == "pending"
+    resp = admin.post("/admin/outbox/retry", data={"csrf_token": admin.token, "status": "dead", "channel": "sms"})
+    assert "没有可以重发的消息" in admin.get(resp.headers["Location"]).get_data(as_text=True)
+    # Without a failed or given-up status chosen, nothing at all is retried.
+    resp = admin.post("/admin/outbox/retry", data={"csrf_token": admin.token, "channel": "email"})
+    assert "请先筛选出发送失败或已放弃的消息，再全部重发。" in admin.get(resp.headers["Location"]).get_data(as_text=True)
+    assert row(dead_mail).status == "dead"
+
+
 # ---------------------------------------------------------------- admins only
 
 @pytest.mark.parametrize("username", ["desk", "leader_prod1", "handler_prod1", "quality"])
@@ -253,6 +285,7 @@ def test_operations_pages_are_for_admins_only(app, username):
     for url in ("/admin/outbox", f"/admin/outbox/{failed.id}", "/admin/queues"):
         assert client.get(url).status_code == 403, url
     assert client.post(f"/admin/outbox/{failed.id}/retry", data={"csrf_token": token}).status_code == 403
+    assert client.post("/admin/outbox/retry", data={"csrf_token": token, "status": "failed"}).status_code == 403
     assert row(failed.id).status == "failed"
     assert "/admin/outbox" not in client.get("/work").get_data(as_text=True)
 
