@@ -65,6 +65,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     cli.init_app(app)
     from portal.notify import checks
     checks.init_app(app)  # a delivery setting that cannot work refuses to start; `flask check-config`
+    from portal.notify import customer
+    customer.check_config(app.config)  # H4: customer SMS channels, 催办 cool-down, bell polling
     return app
 
 

@@ -8,7 +8,6 @@ intake or closing itself; the texts are portal/notify/templates.py's (Chinese, o
 """
 from __future__ import annotations
 
-import logging
 import re
 
 from flask import current_app
@@ -17,21 +16,42 @@ from portal.clock import SHANGHAI, as_utc, utcnow
 from portal.notify.outbox import add_message
 from portal.notify.templates import sms_text
 
-log = logging.getLogger(__name__)
-
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
-def sms_channels() -> set[str]:
-    """The intake channels whose customers are told by SMS (Channel values)."""
+def _channel_names(config) -> set[str]:
+    raw = config.get("CUSTOMER_SMS_CHANNELS") or ""
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def config_problems(config) -> list[str]:
+    """What in the customer and 催办 settings can never work (checked when the portal starts)."""
     from portal.cases.enums import Channel
-    raw = current_app.config.get("CUSTOMER_SMS_CHANNELS") or ""
-    names = {part.strip() for part in raw.split(",") if part.strip()}
-    known = {c.value for c in Channel}
-    if names - known:
-        log.warning("CUSTOMER_SMS_CHANNELS: unknown channels %s ignored (known: %s)",
-                    sorted(names - known), ", ".join(sorted(known)))
-    return names & known
+    known = [c.value for c in Channel]
+    problems = []
+    unknown = sorted(_channel_names(config) - set(known))
+    if unknown:
+        problems.append(f"CUSTOMER_SMS_CHANNELS 含未知渠道 {', '.join(unknown)}（可用：{', '.join(known)}）")
+    if _channel_names(config) and not (config.get("CUSTOMER_HOTLINE") or "").strip():
+        problems.append("CUSTOMER_HOTLINE 为空：结案短信需要告诉顾客的客服电话")
+    if int(config.get("HURRY_COOLDOWN_MINUTES") or 0) < 0:
+        problems.append(f"HURRY_COOLDOWN_MINUTES 不能为负数，当前为 {config.get('HURRY_COOLDOWN_MINUTES')!r}")
+    if int(config.get("BELL_POLL_SECONDS") or 0) < 1:
+        problems.append(f"BELL_POLL_SECONDS 应为正整数秒，当前为 {config.get('BELL_POLL_SECONDS')!r}")
+    return problems
+
+
+def check_config(config) -> None:
+    """Refuse to start on a setting that can never work, saying which and why."""
+    from portal.notify.checks import ConfigError
+    problems = config_problems(config)
+    if problems:
+        raise ConfigError("顾客短信与催办配置有误，门户未启动：\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def sms_channels() -> set[str]:
+    """The intake channels whose customers are told by SMS (Channel values; checked at start)."""
+    return _channel_names(current_app.config)
 
 
 def mobile_of(case) -> str | None:

@@ -108,3 +108,27 @@ def test_a_letter_entered_late_is_promised_a_time_still_ahead(app, monkeypatch):
     promised = (utcnow() + timedelta(hours=4)).astimezone(SHANGHAI)
     assert promised.strftime("%m-%d %H:%M") in msg.body or \
         (promised - timedelta(minutes=1)).strftime("%m-%d %H:%M") in msg.body
+
+
+def test_an_unknown_channel_in_the_setting_refuses_to_start(app):
+    import pytest
+    from portal import create_app
+    from portal.config import TestConfig
+    from portal.notify.checks import ConfigError
+    with pytest.raises(ConfigError) as refused:
+        create_app(TestConfig, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+                   CUSTOMER_SMS_CHANNELS="hotline, 800", HURRY_COOLDOWN_MINUTES=-5)
+    message = str(refused.value)
+    assert "CUSTOMER_SMS_CHANNELS 含未知渠道 800" in message and "hotline" in message
+    assert "HURRY_COOLDOWN_MINUTES 不能为负数" in message
+
+
+def test_every_customer_text_fits_one_segment_with_the_longest_values(app, monkeypatch):
+    from datetime import datetime, timezone
+    monkeypatch.setitem(app.config, "CUSTOMER_HOTLINE", "400-800-123456")  # longer than allowed: cut
+    number = "KS2026-9999999"  # past a million cases a year
+    late = datetime(2026, 12, 31, 15, 59, tzinfo=timezone.utc)  # 12-31 23:59 in Shanghai
+    ack, closed = customer.acknowledgement_text(number, late), customer.closed_text(number)
+    assert "12-31 23:59" in ack and number in ack and number in closed
+    for text in (ack, closed):
+        assert len(SIGNATURE + text) <= SEGMENT, (len(text), text)
