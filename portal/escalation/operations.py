@@ -24,6 +24,7 @@ from portal.escalation.enums import Trigger
 from portal.escalation.models import CaseEscalation, CaseTimer
 from portal.escalation.people import holders, leaders_of
 from portal.extensions import db
+from portal.notify.models import OutboxMessage
 from portal.notify.outbox import add_message, cancel_pending, hand_to_workers, robots_for_unit
 from portal.org.enums import Role
 from portal.org.models import OrgUnit, User, UserRole
@@ -41,6 +42,10 @@ STARTS = {"registered": (Clock.SOLUTION, Clock.RESOLVED, Clock.SIGNED),
           "dispatched": (Clock.PROGRESS_CHECK, Clock.ON_SITE),
           "signed_off": (Clock.REVISIT,)}
 _SESSION_KEY = "escalation_timers"
+_REMINDERS_KEY = "escalation_reminders"
+SENT_CHANNELS = ("email", "sms", "robot")
+# Timers the sweep hands to one job.
+SWEEP_JOB_BATCH = 100
 
 
 def _reminder_channels() -> tuple[str, ...]:
@@ -106,7 +111,6 @@ def _enter_step(case: Case, now) -> list:
         return []
     start = as_utc(case.step_started_at) or now
     cal = _calendar()
-    out = []
     people = holders(case)
     for percent in limit.reminder_percents:
         at = whole_second(point(limit, start, percent, cal))
@@ -114,10 +118,12 @@ def _enter_step(case: Case, now) -> list:
             continue
         subject, body, sms = messages.reminder(case, case.step, percent, case.due_at)
         prefix = f"case:{case.id}:remind:{case.step.value}:{_stamp(start)}:{percent}"
-        out += _to_people(people, _reminder_channels(), prefix, subject, body, sms, case, at, "reminder")
+        rows = _to_people(people, _reminder_channels(), prefix, subject, body, sms, case, at, "reminder")
+        # Handed over by hand_over() as one job per send time (not one per message).
+        db.session.info.setdefault(_REMINDERS_KEY, []).append(rows)
     _timer(case, "breach", as_utc(case.due_at), step=case.step, step_started_at=start,
            key=f"case:{case.id}:breach:{case.step.value}:{_stamp(start)}")
-    return out
+    return []
 
 
 def _to_people(people, channels, prefix, subject, body, sms, case, at, kind) -> list:
@@ -145,33 +151,54 @@ def _timer(case: Case, kind: str, fire_at, *, key: str, step=None, step_started_
 
 
 def hand_over() -> None:
-    """After commit: each new timer becomes a job at its time (RQ's scheduler). Lost jobs,
-    or Redis down, are caught by the minute sweep."""
+    """After commit: each new timer becomes a job at its time, and each step's reminders one
+    delivery job per send time (RQ's scheduler). Lost jobs, or Redis down, are caught by the
+    minute sweeps (timers here, outbox rows in portal/notify)."""
     timers = db.session.info.pop(_SESSION_KEY, [])
-    if not timers or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
+    reminders = db.session.info.pop(_REMINDERS_KEY, [])
+    if (not timers and not reminders) or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
         return
-    ids = []
-    for timer in timers:
-        try:
-            ids.append(timer.id)
-        except Exception:  # noqa: BLE001 - rolled back with its transaction
-            continue
-    # Only what was really committed (a rolled-back transaction's timers are not there).
+    timer_ids = _ids(timers)
+    # Only what was really committed (a rolled-back transaction's rows are not there).
     rows = db.session.execute(
         sa.select(CaseTimer.id, CaseTimer.fire_at)
-        .where(CaseTimer.id.in_([i for i in ids if i is not None]), CaseTimer.fired_at.is_(None),
-               CaseTimer.cancelled_at.is_(None))).all()
+        .where(CaseTimer.id.in_(timer_ids), CaseTimer.fired_at.is_(None),
+               CaseTimer.cancelled_at.is_(None))).all() if timer_ids else []
+    groups = []
+    for batch in reminders:
+        ids = _ids([m for m in batch if m.channel in SENT_CHANNELS])
+        if ids:
+            found = db.session.execute(sa.select(OutboxMessage.id, OutboxMessage.send_after).where(
+                OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")).all()
+            if found:
+                groups.append((as_utc(found[0].send_after), sorted(r.id for r in found)))
     db.session.commit()
     from portal.queues import enqueue_at
     for timer_id, fire_at in rows:
         if not enqueue_at(as_utc(fire_at), "notify", "jobs.timers.fire", timer_id, job_id=f"timer-{timer_id}",
                           result_ttl=0, failure_ttl=7 * 86400):
             return
+    for at, ids in groups:
+        if not enqueue_at(at, "notify", "jobs.deliver.deliver_batch", ids, job_id=f"remind-{ids[0]}-{len(ids)}",
+                          result_ttl=0, failure_ttl=7 * 86400):
+            return
+
+
+def _ids(objects) -> list[int]:
+    out = []
+    for obj in objects:
+        try:
+            if obj.id is not None:
+                out.append(obj.id)
+        except Exception:  # noqa: BLE001 - expunged with a rolled-back transaction
+            continue
+    return out
 
 
 def forget_unsent() -> None:
-    """A transaction rolled back: its timers were never written."""
+    """A transaction rolled back: its timers and reminders were never written."""
     db.session.info.pop(_SESSION_KEY, None)
+    db.session.info.pop(_REMINDERS_KEY, None)
 
 
 # ---------------------------------------------------------------- case clocks
@@ -503,13 +530,15 @@ def sweep_timers(now=None, limit: int = SWEEP_LIMIT, inline: bool = False) -> in
 
 
 def _hand_many(ids: list[int]) -> bool:
+    """Hand the due timers to the workers, SWEEP_JOB_BATCH to a job, in one round trip."""
     from rq import Queue
     from portal.queues import redis
     try:
         q = Queue("notify", connection=redis())
         with redis().pipeline() as pipe:
-            for timer_id in ids:
-                q.enqueue_call("jobs.timers.fire", args=(timer_id,), job_id=f"timer-{timer_id}-swept",
+            for start in range(0, len(ids), SWEEP_JOB_BATCH):
+                chunk = ids[start:start + SWEEP_JOB_BATCH]
+                q.enqueue_call("jobs.timers.fire_many", args=(chunk,), job_id=f"timers-swept-{chunk[0]}-{len(chunk)}",
                                result_ttl=0, failure_ttl=7 * 86400, pipeline=pipe)
             pipe.execute()
         return True

@@ -2,7 +2,7 @@
 process delivering to an SMTP sink and local HTTP sinks (SMS gateway, 企业微信 robot), and the
 sweep. A case left alone is reminded at 50 % and 80 % of its limit, then escalates to level 1
 and level 2, each message exactly once; a case acted on in time has what was not yet sent
-cancelled."""
+cancelled; a timer whose job was lost is fired through the sweep."""
 from __future__ import annotations
 
 import json
@@ -98,6 +98,15 @@ def test_case_left_alone_is_reminded_then_escalated_twice_each_exactly_once(
 
     alone = make_case()
     acted_on = make_case(customer_name="李娜")
+    # A third case's breach job is lost (Redis flushed, a worker gone): the sweep must catch it.
+    lost = make_case(customer_name="赵敏")
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+    breach = db.session.execute(sa.select(CaseTimer).where(CaseTimer.case_id == lost.id,
+                                                           CaseTimer.kind == "breach")).scalar_one()
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    ScheduledJobRegistry("notify", connection=connection).remove(f"timer-{breach.id}", delete_job=True)
+    assert not Job.exists(f"timer-{breach.id}", connection=connection)
 
     # The second case is verified after its 50 % reminder went out and before its 80 % one.
     wait_for(lambda: len(mails(smtp_sink, "【客诉提醒】", acted_on.number)) == 2, 30, portal_worker)
@@ -112,7 +121,9 @@ def test_case_left_alone_is_reminded_then_escalated_twice_each_exactly_once(
             OutboxMessage.status.in_(("pending", "sending", "failed")))).scalar_one()
         return escalated == 2 and waiting == 0
     wait_for(settled, LIMIT_SECONDS + LEVEL2_AFTER_SECONDS + 40, portal_worker)
-    # Whatever a lost job would have left behind, the sweep finds nothing more to do.
+    # The minute sweep (called here rather than waited for) hands the lost breach to the worker.
+    assert sweep_timers() == 1
+    wait_for(lambda: len(mails(smtp_sink, "【客诉升级】", lost.number)) == 1, 30, portal_worker)
     assert sweep_timers(inline=True) == 0
     time.sleep(3)  # anything sent twice would arrive by now
 
