@@ -6,7 +6,7 @@ is written."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -209,13 +209,16 @@ def delete_policy(actor, policy: SlaPolicy) -> None:
 
 # ---------------------------------------------------------------- holidays
 
-_LINE = re.compile(r"^\s*(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\s*(.*)$")
+_DATE = r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+_LINE = re.compile(r"^\s*" + _DATE + r"(?:\s*(?:至|到|~|～|—|--)\s*" + _DATE + r")?\s*(.*)$")
+MAX_RANGE_DAYS = 31
 _WORK_WORDS = ("上班", "补班", "调休上班", "工作日", "workday")
 
 
 def parse_holiday_lines(text: str) -> tuple[list[tuple[date, DayKind, str]], dict[int, str]]:
-    """Lines like "2026-10-01 国庆节" or "2026-10-10 上班 国庆节调休" (a make-up working day).
-    Returns the days and, by line number, the lines that could not be read."""
+    """Lines like "2026-10-01 国庆节", "2026-10-01至2026-10-07 国庆节" (a stretch, as the notice
+    writes them) or "2026-10-10 上班 国庆节调休" (a make-up working day). Returns the days and,
+    by line number, the lines that could not be read."""
     days, bad = [], {}
     for n, line in enumerate((text or "").splitlines(), 1):
         if not line.strip():
@@ -225,11 +228,15 @@ def parse_holiday_lines(text: str) -> tuple[list[tuple[date, DayKind, str]], dic
             bad[n] = line.strip()
             continue
         try:
-            day = date(int(m[1]), int(m[2]), int(m[3]))
+            first = date(int(m[1]), int(m[2]), int(m[3]))
+            last = date(int(m[4]), int(m[5]), int(m[6])) if m[4] else first
         except ValueError:
             bad[n] = line.strip()
             continue
-        rest = m[4].strip()
+        if not 0 <= (last - first).days < MAX_RANGE_DAYS:
+            bad[n] = line.strip()
+            continue
+        rest = m[7].strip()
         kind = DayKind.HOLIDAY
         for word in _WORK_WORDS:
             if rest.startswith(word) or rest.lower().startswith(word):
@@ -240,22 +247,24 @@ def parse_holiday_lines(text: str) -> tuple[list[tuple[date, DayKind, str]], dic
                 if rest.lower().startswith(word):
                     rest = rest[len(word):].strip(" ：:，,")
                     break
-        days.append((day, kind, rest[:40]))
+        day = first
+        while day <= last:
+            days.append((day, kind, rest[:40]))
+            day += timedelta(days=1)
     return days, bad
 
 
 def add_holidays(actor, days: list[tuple[date, DayKind, str]], field: str = "lines") -> int:
     """Add or change days (a day already entered takes the new kind and name); returns how many
-    rows changed. A weekday entered as a make-up working day, or a weekend day as a holiday,
-    is refused: it would change nothing and is a sign of a typing mistake."""
+    rows changed. A weekday entered as a make-up working day is refused: it would change
+    nothing and is a sign of a typing mistake. (Weekend days inside a holiday stretch are kept,
+    as the notice lists them.)"""
     _require_admin(actor)
     errors = []
     seen: dict[date, tuple[DayKind, str]] = {}
     for day, kind, name in days:
         if kind == DayKind.WORKDAY and day.weekday() < 5:
             errors.append(_("%(day)s 是工作日，无需登记为调休上班", day=day.isoformat()))
-        elif kind == DayKind.HOLIDAY and day.weekday() >= 5:
-            errors.append(_("%(day)s 是周末，无需登记为放假", day=day.isoformat()))
         elif day in seen and seen[day][0] != kind:
             errors.append(_("%(day)s 重复且类型不同", day=day.isoformat()))
         seen[day] = (kind, name)

@@ -122,7 +122,7 @@ def test_admin_enters_holidays_by_pasting_the_notice_and_the_due_times_use_them(
     friday = sh(2028, 9, 29, 17, 0)  # a year nobody has entered yet
     assert online_due(friday) == sh(2028, 10, 2, 9, 0).astimezone(timezone.utc)
     token = csrf_from(client, "/admin/holidays?year=2028")
-    lines = "2028-10-02 国庆节\n2028-10-03 国庆节\n2028/10/7 上班 国庆节调休\n"
+    lines = "2028-10-01至2028-10-03 国庆节\n2028/10/7 上班 国庆节调休\n"
     resp = client.post("/admin/holidays/paste?year=2028", data={"lines": lines, "csrf_token": token})
     assert resp.status_code == 303
     page = client.get("/admin/holidays?year=2028").get_data(as_text=True)
@@ -132,7 +132,8 @@ def test_admin_enters_holidays_by_pasting_the_notice_and_the_due_times_use_them(
 
     before = db.session.execute(sa.select(sa.func.count(Holiday.id))).scalar()
     for bad, message in [("2028-13-01 错", "第 1 行无法识别"), ("2028-10-04 上班", "是工作日，无需登记为调休上班"),
-                         ("2028-10-01 国庆节", "是周末，无需登记为放假")]:
+                         ("2028-10-08 国庆节\n2028-10-08 上班", "重复且类型不同"),
+                         ("2028-10-01至2028-12-01 太长", "第 1 行无法识别")]:
         resp = client.post("/admin/holidays/paste?year=2028", data={"lines": bad, "csrf_token": token})
         assert resp.status_code == 400 and message in resp.get_data(as_text=True), bad
     assert db.session.execute(sa.select(sa.func.count(Holiday.id))).scalar() == before
