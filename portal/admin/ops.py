@@ -1,8 +1,11 @@
 """Operations pages for administrators: the outbox (every message, each attempt with the
 provider's answer, a retry for what failed) and the RQ queues, workers and cron scheduler.
 
-Both read; the only change made here is the retry, through `retry_outbox_message`, which
-puts the message back in the queue and audits it in one transaction.
+Both only read, but for one change: sending failed messages again (`retry_outbox_message`,
+and `retry_outbox_messages` for all a filter lists after an outage), each put back in the
+queue with its audit event in one transaction, through portal.notify.outbox.retry_message.
+The retry event is not a step of the case, so it stays out of the case's timeline; the
+message's page shows it.
 """
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ with the provider's answer, retrying what failed) and the RQ queues, workers and
 Real SMTP (aiosmtpd), a real Redis, real `rq worker` and `rq cron` processes."""
 from __future__ import annotations
 
-import math  # noqa: F401 - the failing job below is math.sqrt(-1)
 import os
 import re
 import signal
