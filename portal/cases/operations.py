@@ -769,4 +769,4 @@ def _notify_redispatched(case: Case, holders: list[User], event_seq: int, *, old
     body = (f"投诉 {case.number}（{case.customer_name}，{case.product_name}）已由{actor.name}"
             f"从「{old_name}」改派至「{new.name}」，原因：{reason}。此投诉不再需要您办理。")
     return notify_users(holders, key_prefix=f"case:{case.id}:redispatched:{event_seq}",
-                        subject=subject, body=body, case_id=case.id)
+                        subject=subject, body=body, case_id=case.id, channels=STEP_CHANNELS)

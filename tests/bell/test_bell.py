@@ -143,3 +143,12 @@ def test_bell_in_the_navigation_and_the_list_in_english(app, as_user):
     assert not leftover_chinese(main, stored_texts()) and not leftover_chinese(nav, [])
     badge_html = leader.get("/bell/count?lang=en").get_data(as_text=True)
     assert "1 unread" in badge_html
+
+
+def test_the_department_a_case_left_is_told_in_the_bell_too(app, as_user):
+    from portal.cases import operations as ops
+    from tests.conftest import make_case_at, unit
+    case = make_case_at("dispatched")
+    ops.redispatch_case(case, user("desk"), case.version, unit_id=unit("PROD2").id, reason="汤圆是生产二部的产品")
+    [notice] = [m for m in inapp("handler_prod1", case) if "已改派至" in m.subject]
+    assert "原因：汤圆是生产二部的产品" in notice.body and notice.status == "unread"

@@ -206,3 +206,19 @@ def test_a_leader_holding_the_step_alone_sees_no_hurry_panel(app):
     desk, _token = signed_in(app, "desk")
     page = desk.get(f"/cases/{case.number}").get_data(as_text=True)
     assert 'id="panel-hurry"' in page and "陈刚" in page.split('id="panel-hurry"', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_hurry_panel_and_its_refusal_read_in_english(app):
+    from tests.conftest import leftover_chinese, stored_texts
+    case = dispatched()
+    desk, token = signed_in(app, "desk")
+    page = desk.get(f"/cases/{case.number}?lang=en").get_data(as_text=True)
+    panel = page.split('id="panel-hurry"', 1)[1].split("</section>", 1)[0]
+    assert "Hurry" in panel and not leftover_chinese(panel, stored_texts())
+    assert press(desk, token, case).status_code == 303
+    page = desk.get(f"/cases/{case.number}?lang=en").get_data(as_text=True)
+    panel = page.split('id="panel-hurry"', 1)[1].split("</section>", 1)[0]
+    assert "can be hurried again after" in panel and not leftover_chinese(panel, stored_texts())
+    resp = desk.post(f"/cases/{case.number}/hurry?lang=en",
+                     data={"csrf_token": token, "hurry-step": "acknowledge", "hurry-note": ""})
+    assert resp.status_code == 409 and "can be hurried again after" in resp.get_data(as_text=True)
