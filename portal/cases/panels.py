@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from forms import cases as f
 from portal.batches.lookup import cases_on_batch, find_batch
 from portal.cases import access, evidence, hurry, operations, queries
+from portal.notify import customer
 from portal.cases.compensation import decided_by, reason_texts
 from portal.cases.enums import Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.cases.models import Case, Category
@@ -208,6 +209,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "full_phone": access.sees_full_phone(case, current_user),
         "State": State,
         "hurry": hurry.panel_state(case, current_user),  # H4: the 催办 panel (None: not shown)
+        "customer_told": customer.told_of(case),  # H4: the customer's SMS (portal/notify/customer.py)
         "ladder": escalation_history(case),  # H5: the ladder level, why, reminders and escalations
         "pauses": case_pauses(case.id),  # H1: the case clocks' pauses (waiting on submitter/customer)
     }

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import re
 
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
 from flask import current_app
 
 from portal.clock import SHANGHAI, as_utc, utcnow
+from portal.extensions import db
+from portal.labels import N_
+from portal.notify.models import OutboxMessage
 from portal.notify.outbox import add_message
 from portal.notify.templates import sms_text
 
@@ -107,3 +114,31 @@ def tell_closed(case, event_seq: int) -> list:
     case closed again is told again."""
     return _tell(case, f"case:{case.id}:customer:closed:{event_seq}", f"结案短信 {case.number}",
                  closed_text(case.number))
+
+
+# What the case page says of each customer SMS (the outbox row's status).
+STATUS_LABELS = {"pending": N_("待发送"), "sending": N_("发送中"), "sent": N_("已发送"),
+                 "failed": N_("发送失败，将重试"), "dead": N_("发送失败"), "cancelled": N_("已取消")}
+
+
+@dataclass(frozen=True)
+class Told:
+    what: str  # msgid: 受理短信 / 结案短信
+    status: str  # msgid of STATUS_LABELS
+    at: datetime | None  # when it went out, else when it is due
+
+
+def told_of(case) -> tuple[list[Told], str | None]:
+    """The customer SMS of a case for its page, and (msgid) why none was sent if the channel
+    says the customer should have been told."""
+    rows = db.session.execute(
+        sa.select(OutboxMessage.key, OutboxMessage.status, OutboxMessage.sent_at, OutboxMessage.send_after)
+        .where(OutboxMessage.case_id == case.id, OutboxMessage.kind == "customer")
+        .order_by(OutboxMessage.id)).all()
+    told = [Told(N_("受理短信") if r.key.endswith(":ack") else N_("结案短信"),
+                 STATUS_LABELS.get(r.status, r.status), r.sent_at or r.send_after) for r in rows]
+    channel = getattr(case.channel, "value", case.channel)
+    why = None
+    if not told and channel in sms_channels() and mobile_of(case) is None:
+        why = N_("顾客电话不是手机号，未发送短信")
+    return told, why

@@ -132,3 +132,18 @@ def test_every_customer_text_fits_one_segment_with_the_longest_values(app, monke
     assert "12-31 23:59" in ack and number in ack and number in closed
     for text in (ack, closed):
         assert len(SIGNATURE + text) <= SEGMENT, (len(text), text)
+
+
+def test_the_case_page_says_what_the_customer_was_sent(app, as_user):
+    hotline = make_case("desk", channel=Channel.HOTLINE)
+    landline = make_case("desk", channel=Channel.HOTLINE, customer_phone="0371-5555 1234")
+    field = make_case()
+    desk = as_user("desk")
+    page = desk.get(f"/cases/{hotline.number}").get_data(as_text=True)
+    assert "顾客短信" in page and "受理短信 · 待发送" in page
+    deliver_due()
+    assert "受理短信 · 已发送" in desk.get(f"/cases/{hotline.number}").get_data(as_text=True)
+    assert "顾客电话不是手机号，未发送短信" in desk.get(f"/cases/{landline.number}").get_data(as_text=True)
+    assert "顾客短信" not in desk.get(f"/cases/{field.number}").get_data(as_text=True)
+    english = desk.get(f"/cases/{hotline.number}?lang=en").get_data(as_text=True)
+    assert "Acknowledgement SMS · sent" in english
