@@ -14,8 +14,9 @@ from portal.notify.models import CHANNELS, KINDS, OutboxMessage, UnitRobot
 
 # Channels a worker delivers; in-app rows are read in the portal.
 SENT_CHANNELS = ("email", "sms", "robot")
-# Rows handed to one delivery job (one SMTP connection for all of them).
-JOB_BATCH = 50
+# Rows handed to one delivery job (one work-horse, one database and one SMTP connection for
+# all of them); a transition hands a few, a burst of reminders many.
+JOB_BATCH = 100
 
 
 def add_message(*, key: str, channel: str, recipient=None, address: str | None = None,
