@@ -220,7 +220,8 @@ class Ref:
                          conn.execute("SELECT code, id, name, spec FROM product")}
         self.categories = dict(conn.execute("SELECT code, id FROM category"))
         self.sla = {Step(step): minutes for step, minutes in
-                    conn.execute("SELECT step, minutes FROM sla_policy WHERE klass IS NULL AND channel IS NULL")}
+                    conn.execute("SELECT step, minutes FROM sla_policy WHERE step IS NOT NULL"
+                                 " AND klass IS NULL AND channel IS NULL")}
         missing = [u for u in ("desk", "leader_cs", "rep_cd", "rep_zz", "rep_bj", "leader_prod1") if u not in self.users]
         if missing:
             raise SystemExit(f"demo users missing: {missing}; the database was seeded differently")
