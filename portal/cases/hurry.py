@@ -19,7 +19,7 @@ from portal.cases import access, audience
 from portal.cases.models import Case
 from portal.cases.states import OPEN_STATES
 from portal.clock import as_utc, fmt, utcnow
-from portal.errors import Conflict, PermissionDenied, ValidationError
+from portal.errors import Conflict, DomainError, PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.notify.customer import short_time
 from portal.notify.outbox import hand_to_workers, notify_users
@@ -90,31 +90,44 @@ def _lock(case: Case) -> None:
                            execution_options={"synchronize_session": False})
 
 
+def _check_press(case: Case, actor, step: str | None):
+    """With the case locked: it is still open at the step the page showed, someone else holds
+    that step, and the last press is longer ago than the cool-down."""
+    db.session.refresh(case)
+    if case.state not in OPEN_STATES or case.step is None:
+        raise Conflict(_("投诉 %(number)s 已办结，无需催办。", number=case.number))
+    if step != case.step.value:
+        raise Conflict(_("投诉 %(number)s 当前待办已变为「%(step)s」，请确认后再催办。",
+                         number=case.number, step=case.step.label))
+    holders = [u for u in _holders(case) if u.id != actor.id]
+    if not holders:
+        raise ValidationError(_("当前步骤没有可催办的人。"))
+    now = utcnow()
+    last = _last_press(case, now)
+    if last is not None:
+        raise Conflict(_("%(name)s 已于 %(time)s 催办过，%(next)s 后可再次催办。",
+                         name=last.actor_name or "—", time=fmt(last.at),
+                         next=fmt(as_utc(last.at) + _cooldown())))
+    return holders, now
+
+
 def hurry_case(case: Case, actor, *, step: str | None, note: str | None = None) -> list:
     """Press 催办 on the step the page showed (`step`, its value). Returns the people told."""
     if not actor.has_role(*HURRY_ROLES):
         raise PermissionDenied(_("只有客服专员和领导可以催办。"))
     if not access.can_view(case, actor):
         raise PermissionDenied(_("投诉 %(number)s 不由您负责。", number=case.number))
-    if case.state not in OPEN_STATES or case.step is None:
-        raise Conflict(_("投诉 %(number)s 已办结，无需催办。", number=case.number))
-    if step != case.step.value:
-        raise Conflict(_("投诉 %(number)s 当前待办已变为「%(step)s」，请确认后再催办。",
-                         number=case.number, step=case.step.label))
     note = (note or "").strip() or None
     if note and len(note) > NOTE_MAX:
         raise ValidationError(_("附言不能超过 %(n)s 个字。", n=NOTE_MAX), {"note": _("最多 %(n)s 个字", n=NOTE_MAX)})
-    holders = [u for u in _holders(case) if u.id != actor.id]
-    if not holders:
-        raise ValidationError(_("当前步骤没有可催办的人。"))
+    # From here on no other press (and no transition) changes the case under us; read it
+    # afresh, since a step done since the page was drawn may have moved it on.
     _lock(case)
-    now = utcnow()
-    last = _last_press(case, now)
-    if last is not None:
-        db.session.rollback()
-        raise Conflict(_("%(name)s 已于 %(time)s 催办过，%(next)s 后可再次催办。",
-                         name=last.actor_name or "—", time=fmt(last.at),
-                         next=fmt(as_utc(last.at) + _cooldown())))
+    try:
+        holders, now = _check_press(case, actor, step)
+    except DomainError:
+        db.session.rollback()  # and with it the lock
+        raise
     names = "、".join(u.name for u in holders)
     event = audit.record("hurry", actor=actor, object_type="case", object_id=case.id, case_id=case.id,
                          after={"step": case.step.value, "to": [u.id for u in holders], "note": note},
