@@ -29,7 +29,7 @@ from portal.errors import AlreadySubmitted, Conflict, PermissionDenied, Validati
 from portal.extensions import db
 from portal.jsonutil import jsonable
 from portal.labels import N_
-from portal.notify import customer
+from portal.notify import bell, customer
 from portal.notify.outbox import hand_to_workers, notify_users
 from portal.org.enums import Role
 from portal.org.models import OrgUnit, User, UserRole
@@ -179,6 +179,8 @@ def _commit(case: Case, action: str, actor: User, before: dict, after: dict, not
     try:
         event = audit.record(action, actor=actor, object_type="case", object_id=case.id,
                              case_id=case.id, before=before, after=after, note=note)
+        if "step" in after or "step_started_at" in after:
+            bell.overtaken(case.id)  # H4: the bell stops counting what the old step asked
         messages = _notify_step(case, event.seq) if notify else []
         if also is not None:
             messages += also(event.seq)

@@ -43,7 +43,8 @@ def message_of(user, message_id: int) -> OutboxMessage | None:
 
 
 def open_message(user, message_id: int) -> OutboxMessage | None:
-    """Opening a message marks it read (once: the first reading time stays) and commits."""
+    """Opening a message marks it read (once: the first reading time stays; a message the case
+    overtook has none) and commits."""
     msg = message_of(user, message_id)
     if msg is None:
         return None
@@ -66,3 +67,21 @@ def mark_all_read(user) -> int:
         execution_options={"synchronize_session": False}).rowcount
     db.session.commit()
     return n
+
+
+# What a step asks of people; once the case has left that step they need not act on it.
+# Escalations stay unread: a leader should see that a case was escalated even if it moved on.
+OVERTAKEN_KINDS = ("step", "reminder", "hurry")
+
+
+def overtaken(case_id: int, now=None) -> int:
+    """The case left its step (in the caller's transaction): the bell stops counting the step's
+    messages nobody opened — a colleague did the step, or the case went elsewhere. They stay in
+    the list, read; the ones written ahead for later are the outbox's to cancel."""
+    return db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.case_id == case_id, OutboxMessage.channel == "inapp",
+               OutboxMessage.status == UNREAD, OutboxMessage.kind.in_(OVERTAKEN_KINDS),
+               OutboxMessage.send_after <= (now or utcnow()))
+        .values(status=READ),
+        execution_options={"synchronize_session": False}).rowcount

@@ -152,3 +152,24 @@ def test_the_department_a_case_left_is_told_in_the_bell_too(app, as_user):
     ops.redispatch_case(case, user("desk"), case.version, unit_id=unit("PROD2").id, reason="汤圆是生产二部的产品")
     [notice] = [m for m in inapp("handler_prod1", case) if "已改派至" in m.subject]
     assert "原因：汤圆是生产二部的产品" in notice.body and notice.status == "unread"
+
+
+def test_a_step_a_colleague_did_no_longer_counts_in_the_bell(app, as_user):
+    """Every desk person is told of a new case; once one has verified it, the others' bells stop
+    counting it (the message stays in their list), and the next step's people are told afresh."""
+    from portal.cases import operations as ops
+    from portal.cases.enums import Kind, Klass, Validity
+    from tests.conftest import category
+    case = make_case()
+    [told] = inapp("leader_cs", case)  # leader of the desk, a desk person too
+    colleague = as_user("leader_cs")
+    assert badge(colleague) == "1"
+    ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
+                    klass=Klass.GENERAL, category_id=category("quality.taste").id)
+    db.session.refresh(told)
+    assert told.status == "read" and told.sent_at is None  # not opened: overtaken
+    waiting = [m for m in inapp("leader_cs", case) if m.status == "unread"]
+    assert [m.subject for m in waiting] == [f"【客诉】{case.number} 待您分派"]  # the dispatch is next
+    assert badge(colleague) == "1"
+    page = colleague.get("/bell/").get_data(as_text=True)
+    assert told.subject in page and waiting[0].subject in page
