@@ -6,4 +6,5 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from portal.admin import routes  # noqa: E402,F401
 from portal.admin import ops  # noqa: E402,F401 - outbox and queues pages (H6)
 from portal.admin import sla  # noqa: E402,F401 - time limits and holidays (H1)
+from portal.escalation import routes as ladder  # noqa: E402,F401 - the escalation ladder (H5)
 from portal.admin import robots  # noqa: E402,F401 - group robots per unit (H3)

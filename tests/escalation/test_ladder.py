@@ -250,3 +250,72 @@ def test_every_reminder_and_escalation_sms_fits_one_segment(app):
     texts.append(messages.escalation(case, 3, "x", "", overdue_step=longest_step)[2])
     db.session.rollback()
     assert all(len(t) <= TEXT_LIMIT for t in texts), [t for t in texts if len(t) > TEXT_LIMIT]
+
+
+# ---------------------------------------------------------------- the admin page
+
+def test_admin_edits_the_ladder_and_the_next_escalation_follows_it(app, as_user):
+    from portal.escalation.models import LadderLevel
+    from tests.conftest import csrf_from
+    admin = as_user("admin")
+    page = admin.get("/admin/ladder").get_data(as_text=True)
+    assert "第 1 级：责任部门领导" in page and "第 3 级：公司领导" in page
+    token = csrf_from(admin, "/admin/ladder")
+    level1 = db.session.execute(sa.select(LadderLevel).where(LadderLevel.level == 1)).scalar_one()
+    # A named person for cases of one product, by SMS only.
+    from portal.batches.models import Product
+    dumplings = db.session.execute(sa.select(Product).where(Product.code == "P001")).scalar_one()
+    resp = admin.post(f"/admin/ladder/levels/{level1.id}/recipients", data={
+        "csrf_token": token, "who": "user", "user_id": str(user("leader_qa").id),
+        "product_id": str(dumplings.id), "channels": ["sms"]})
+    assert resp.status_code in (302, 303)
+    case = make_case(product_id=dumplings.id)
+    other = make_case(product_name="黑芝麻汤圆", batch_no=None)  # (the default batch is of 三鲜水饺)
+    later(31)
+    first = {r["name"] for r in escalations(case)[0].recipients}
+    assert first == {"郑华", "王军"}
+    assert {r["name"] for r in escalations(other)[0].recipients} == {"郑华"}
+
+
+def test_admin_ladder_refuses_bad_input_and_saves_nothing(app, as_user):
+    from portal.escalation.models import LadderLevel, LadderRecipient
+    from tests.conftest import count, csrf_from
+    admin = as_user("admin")
+    token = csrf_from(admin, "/admin/ladder")
+    level2 = db.session.execute(sa.select(LadderLevel).where(LadderLevel.level == 2)).scalar_one()
+    resp = admin.post(f"/admin/ladder/levels/{level2.id}", data={
+        "csrf_token": token, "name": "客服经理", "after_minutes": "-5", "active": "1"})
+    assert resp.status_code == 400 and "间隔不能为负数。" in resp.get_data(as_text=True)
+    before = count(LadderRecipient)
+    resp = admin.post(f"/admin/ladder/levels/{level2.id}/recipients", data={
+        "csrf_token": token, "who": "role", "role": "leader"})
+    assert resp.status_code == 400 and "请至少选择一种通知方式。" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(LadderLevel, level2.id).after_minutes == 60 and count(LadderRecipient) == before
+    assert as_user("desk").get("/admin/ladder").status_code == 403
+
+
+def test_ladder_page_and_case_history_in_english_have_no_chinese_but_the_data(app):
+    import re
+    from tests.conftest import csrf_from, leftover_chinese, signed_in, stored_texts
+    case = make_case()
+    later(31)
+    client, _ = signed_in(app, "admin")
+    client.get("/lang/en")
+    desk, _ = signed_in(app, "desk")
+    desk.get("/lang/en")
+    level2 = db.session.execute(sa.select(CaseEscalation)).scalars().first()
+    data = stored_texts()
+    pages = {"ladder": client.get("/admin/ladder").get_data(as_text=True),
+             "refused": client.post("/admin/ladder/levels", data={
+                 "csrf_token": csrf_from(client, "/admin/ladder"), "name": "", "after_minutes": "x"}
+             ).get_data(as_text=True)}
+    html = desk.get(f"/cases/{case.number}").get_data(as_text=True)
+    pages["case"] = html[html.index('id="case-escalation"'):html.index("</section>", html.index('id="case-escalation"'))]
+    assert level2 is not None and "Escalation level 1" in pages["case"]
+    problems = {}
+    for name, page in pages.items():
+        main = re.search(r'<main id="main".*?</main>', page, re.S)
+        if left := leftover_chinese(main.group(0) if main else page, data):
+            problems[name] = left
+    assert not problems, problems
