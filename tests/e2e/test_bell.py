@@ -10,11 +10,6 @@ from playwright.sync_api import expect
 from tests.conftest import make_case, to_investigating
 
 
-def unread(page) -> int:
-    text = page.locator("#bell-badge").inner_text().strip()
-    return int(text) if text else 0
-
-
 def test_leader_sees_the_bell_rise_when_a_case_escalates_and_opens_the_case(app, login_as, monkeypatch):
     from portal.escalation.enums import Trigger
     from portal.escalation.operations import escalate
@@ -23,10 +18,16 @@ def test_leader_sees_the_bell_rise_when_a_case_escalates_and_opens_the_case(app,
     monkeypatch.setitem(app.config, "BELL_POLL_SECONDS", 1)  # the badge asks every second
     case = to_investigating(make_case())  # 生产一部's handler holds it; its leader is level 1
 
+    from portal.notify import bell
+    from tests.conftest import user
+    before = bell.unread_count(user("leader_prod1"))
     leader = login_as("leader_prod1")
     expect(leader.locator("#bell")).to_be_visible()
-    leader.wait_for_load_state("networkidle")
-    before = unread(leader)
+    leader.wait_for_response(lambda r: "/bell/count" in r.url)  # the badge has asked once
+    if before:
+        expect(leader.locator("#bell-badge .badge")).to_have_text(str(before))
+    else:
+        expect(leader.locator("#bell-badge .badge")).to_have_count(0)
 
     escalate(case, Trigger.LIMIT_PASSED, key="e2e-limit-passed", step=case.step)
     db.session.commit()
