@@ -285,7 +285,7 @@ COLUMNS = (
     "customer_address region customer_type product_id product_name product_spec batch_no batch_id "
     "production_date quantity purchase_place purchase_date description demand urgent threatens_media klass "
     "category_id validity validity_reason info_request info_reply state step step_unit_id step_user_id "
-    "step_started_at due_at escalation_level suggested_unit_id responsible_unit_id responsible_user_id "
+    "step_started_at due_at callback_rejections suggested_unit_id responsible_unit_id responsible_user_id "
     "acknowledged_at findings root_cause responsibility responsibility_note solution_form solution_text "
     "comp_product_qty comp_multiple comp_cash needs_approval approval_reasons proposed_at decision_comment "
     "implementation_text implemented_at callback_reached callback_satisfied score_quality score_speed "
@@ -453,7 +453,7 @@ class Generator:
             "klass": None, "category_id": None, "validity": Validity.PENDING, "validity_reason": None,
             "info_request": None, "info_reply": None, "state": State.NEW, "step": Step.VERIFY,
             "step_unit_id": None, "step_user_id": None, "step_started_at": received, "due_at": None,
-            "escalation_level": 0,
+            "callback_rejections": 0,
             "suggested_unit_id": ref.units[PRODUCT_UNIT[product]] if batch else None,
             "responsible_unit_id": None, "responsible_user_id": None, "acknowledged_at": None,
             "findings": None, "root_cause": None, "responsibility": None, "responsibility_note": None,
@@ -641,7 +641,7 @@ class Generator:
         """Investigate → propose → (approve) → implement → call back, until the customer is satisfied."""
         rng = self.rng
         for attempt in range(3):
-            sim.wait("investigate" if attempt == 0 and r["escalation_level"] == 0 else "reinvestigate")
+            sim.wait("investigate" if attempt == 0 and r["callback_rejections"] == 0 else "reinvestigate")
             self._propose(r, ctx, sim)
             if r["step"] == Step.APPROVE:
                 sim.wait("approve")
@@ -674,7 +674,7 @@ class Generator:
             for key in ("score_quality", "score_speed", "score_attitude", "score_info", "score_safety"):
                 r[key] = self.scores_bad(rng)
             r["callback_comment"] = rng.choice(CALLBACK_BAD)
-            r["escalation_level"] += 1
+            r["callback_rejections"] += 1
             sim.enter(State.INVESTIGATING, Step.INVESTIGATE, r["responsible_unit_id"], r["responsible_user_id"])
         # Third time unsatisfied: the leader signs it off anyway with the record of it.
         sim.enter(State.CONFIRMING, Step.SIGN_OFF, r["responsible_unit_id"])

@@ -72,7 +72,8 @@ def signoff_context(uploads, timeline_rows=6):
         "satisfaction": "质量 4 · 办理快 5 · 态度 5",
         "callback_comment": "",
         "closed_at": "2026-03-06 16:20",
-        "escalation_level": None,
+        "callback_rejections": None,
+        "ladder_level": None,
     }
     actions = ["登记", "核实", "分派", "调查", "提出方案", "批准", "落实", "回访", "签字结案"]
     timeline = [

@@ -69,7 +69,8 @@ def signoff_context(case: Case, *, full_phone: bool) -> dict:
             "implementation": case.implementation_text,
             "callback_result": "满意" if case.callback_satisfied else ("不满意" if case.callback_satisfied is False else ""),
             "satisfaction": scores, "callback_comment": case.callback_comment,
-            "closed_at": fmt(case.closed_at), "escalation_level": str(case.escalation_level),
+            "closed_at": fmt(case.closed_at), "callback_rejections": str(case.callback_rejections),
+            "ladder_level": str(case.ladder_level),
         },
         "photos": [{"path": str(evidence.thumb_path(a.token)), "caption": a.original_name}
                    for a in case.photos[:8]

@@ -105,7 +105,8 @@ class Case(db.Model):
     due_at = sa.Column(sa.DateTime(timezone=True))
     # The rung of the escalation ladder the case has reached (portal/escalation; 0: none).
     ladder_level = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
-    escalation_level = sa.Column(sa.Integer, nullable=False, default=0)
+    # How many times the customer did not accept the result at the callback (回访不满意).
+    callback_rejections = sa.Column(sa.Integer, nullable=False, default=0)
 
     # Responsibility and investigation
     suggested_unit_id = sa.Column(sa.Integer, sa.ForeignKey("org_unit.id"))

@@ -684,7 +684,7 @@ def record_callback(case: Case, actor: User, version: int, *, reached: bool,
             raise ValidationError(_("顾客不满意时请写明原因。"), {"comment": _("请写明顾客不满意的原因")})
         again, why = _handle_again(case)
         # The approval comment belonged to the old proposal (it stays in its signature).
-        changes.update(escalation_level=case.escalation_level + 1, decision_comment=None, **again)
+        changes.update(callback_rejections=case.callback_rejections + 1, decision_comment=None, **again)
         note = _with_reason(comment, why)
         action = "callback_unsatisfied"
     before, after = _apply(case, changes)
@@ -694,7 +694,7 @@ def record_callback(case: Case, actor: User, version: int, *, reached: bool,
 CLOSING_FIELDS = PROPOSAL_FIELDS + (
     "customer_name", "product_name", "batch_no", "implementation_text", "implemented_at",
     "callback_satisfied", "score_quality", "score_speed", "score_attitude", "score_info",
-    "score_safety", "callback_comment", "escalation_level")
+    "score_safety", "callback_comment", "callback_rejections")
 
 
 def sign_off_case(case: Case, actor: User, version: int, *, password: str,

@@ -131,7 +131,7 @@ def case_rows(ctx, rows, case_url: str) -> Markup:
             f'      <td class="num"><a href="{case_url}{number}">{number}</a></td>\n'
             f'      <td class="num" data-label="{l0}">{received}</td>\n'
             f'      <td data-label="{l1}">{_piece("state", r.state, code)} {_piece("klass", r.klass, code)} '
-            f'{_piece("level", r.escalation_level, code)}</td>\n'
+            f'{_piece("level", r.ladder_level, code)}</td>\n'
             f'      <td data-label="{l2}">{escape(r.customer_name)} <small class="muted">'
             f'{escape(mask_phone(r.customer_phone))}</small></td>\n'
             f'      <td data-label="{l3}">{escape(r.product_name)}{batch}</td>\n'

@@ -137,7 +137,7 @@ _branch = aliased(OrgUnit)
 # Built once (statements are immutable): building it took longer than PostgreSQL runs it.
 _LIST_SELECT = (sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.klass, Case.customer_name,
                           Case.customer_phone, Case.product_name, Case.batch_no, Case.due_at, Case.step,
-                          Case.escalation_level, _branch.name.label("branch_name"))
+                          Case.ladder_level, _branch.name.label("branch_name"))
                 .outerjoin(_branch, _branch.id == Case.branch_id))
 
 
@@ -221,7 +221,7 @@ class WorkFilters:
 
 
 _INBOX_SELECT = (sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.klass, Case.customer_name,
-                           Case.product_name, Case.batch_no, Case.due_at, Case.step, Case.escalation_level,
+                           Case.product_name, Case.batch_no, Case.due_at, Case.step, Case.ladder_level,
                            Case.comp_cash, Case.approval_reasons, _branch.name.label("branch_name"))
                  .outerjoin(_branch, _branch.id == Case.branch_id))
 _INBOX_ORDER = (Case.due_at.asc().nulls_last(), Case.id)

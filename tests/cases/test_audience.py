@@ -238,6 +238,10 @@ def test_every_step_and_every_acting_role_is_covered(org):
         for name in people:
             roles_holding |= user(name).roles
     assert roles_holding == {Role.DESK, Role.QUALITY, Role.HANDLER, Role.LEADER, Role.REP}
+    # Whoever a step may wait for has a role that can take one of the step's transitions.
+    for step, rule in audience.AUDIENCE.items():
+        can_take = set().union(*(t.allowed_roles for t in ops.TRANSITIONS.values() if t.step == step))
+        assert rule.roles <= can_take, step
 
 
 def test_the_company_leader_decides_only_what_reaches_the_company(org, as_user):

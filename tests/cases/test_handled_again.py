@@ -97,7 +97,7 @@ def test_department_without_handlers_goes_to_the_desk_for_dispatch(app, again, s
 def test_unsatisfied_keeps_its_escalation_when_it_goes_to_the_desk(app):
     case = implemented()
     leaves("handler_prod1")
-    assert unsatisfied(case).escalation_level == 1
+    assert unsatisfied(case).callback_rejections == 1
 
 
 @pytest.mark.parametrize("again, said", AGAIN)

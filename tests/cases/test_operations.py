@@ -68,7 +68,7 @@ def test_full_loop_with_unsatisfied_customer_and_reopen(app):
     assert case.step == Step.CALLBACK
     ops.record_callback(case, user("rep_cd"), case.version, reached=True, satisfied=False,
                         scores={"score_quality": 2}, comment="顾客认为赔偿太少")
-    assert case.state == State.INVESTIGATING and case.escalation_level == 1
+    assert case.state == State.INVESTIGATING and case.callback_rejections == 1
     propose(case, multiple=Decimal("5"))
     ops.approve_proposal(case, user("leader_prod1"), case.version, password="demo1234")
     ops.record_implementation(case, user("handler_prod1"), case.version, text="补发产品")

@@ -151,7 +151,7 @@ def test_unsatisfied_customer_sends_the_settled_case_to_the_desk_for_dispatch(ap
     # The branch answered for the settlement, but it has no handlers to investigate.
     case = unsatisfied(settle(make_case(), multiple=Decimal("2")))
     assert_waits_for_dispatch(case)
-    assert case.escalation_level == 1
+    assert case.callback_rejections == 1
     event = last_event(case)
     assert event.action == "callback_unsatisfied"
     assert event.note == "顾客仍不满意，要求查明原因\n现场处理未能解决，转客服分派责任部门调查"
@@ -172,7 +172,7 @@ def test_reopened_settled_case_goes_to_the_desk_for_dispatch(app):
     ops.sign_off_case(case, user("ceo"), case.version, password=PASSWORD)
     ops.reopen_case(case, user("desk"), case.version, reason="顾客再次来电，同批产品仍有异味")
     assert_waits_for_dispatch(case)
-    assert case.reopen_count == 1 and case.closed_at is None and case.escalation_level == 0
+    assert case.reopen_count == 1 and case.closed_at is None and case.callback_rejections == 0
     assert last_event(case).note == "顾客再次来电，同批产品仍有异味\n现场处理未能解决，转客服分派责任部门调查"
 
 

@@ -160,9 +160,9 @@ FIRST = {"verify": ("leader_cs", "request_info"), "request_info": ("leader_cs", 
          "settle": ("leader_cs", "verify"),
          "supply_info": ("rep_cd", "supply_info"), "trace_batch": ("leader_cs", "dispatch"),
          "dispatch": ("leader_cs", "dispatch"), "acknowledge": ("handler_prod1", "acknowledge"),
-         "propose": ("handler_prod1", "propose"), "approve": ("ceo", "reject"),
-         "reject": ("ceo", "approve"), "implement": ("handler_prod1", "implement"),
-         "callback": ("desk", "callback"), "sign_off": ("ceo", "sign_off"),
+         "propose": ("handler_prod1", "propose"), "approve": ("leader_prod1", "reject"),
+         "reject": ("leader_prod1", "approve"), "implement": ("handler_prod1", "implement"),
+         "callback": ("desk", "callback"), "sign_off": ("leader_prod1", "sign_off"),
          "reopen": ("leader_cs", "reopen"), "redispatch": ("handler_prod1", "acknowledge")}
 
 

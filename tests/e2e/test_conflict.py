@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from tests.conftest import make_case, user
+from tests.conftest import make_case, make_user, user
 from tests.e2e.conftest import PASSWORD, panel, state_pill
 
 CONFLICT = re.compile(r"(已被他人修改|刚刚被他人处理).*当前状态为「待实施」")
@@ -46,8 +46,12 @@ def approval_signatures(number: str) -> int:
         .where(Case.number == number, Signature.meaning == SignatureMeaning.APPROVE)).scalar_one()
 
 
-@pytest.mark.parametrize("second", ["leader_prod1", "ceo"])
+# The same leader in two tabs, or the department's two leaders (生产一部's 副部长 added here).
+@pytest.mark.parametrize("second", ["leader_prod1", "leader2_prod1"])
 def test_two_leaders_approve_at_once_one_wins(app, login_as, second):
+    if second == "leader2_prod1":
+        from portal.org.enums import Role
+        make_user("leader2_prod1", "PROD1", [Role.LEADER], name="何平")
     number = case_awaiting_approval()
     url = f"/cases/{number}"
     pages = [login_as("leader_prod1"), login_as(second)]
