@@ -179,7 +179,7 @@ def _commit(case: Case, action: str, actor: User, before: dict, after: dict, not
     try:
         event = audit.record(action, actor=actor, object_type="case", object_id=case.id,
                              case_id=case.id, before=before, after=after, note=note)
-        if "step" in after or "step_started_at" in after:
+        if after.keys() & {"step", "step_started_at", "step_unit_id", "step_user_id"}:
             bell.overtaken(case.id)  # H4: the bell stops counting what the old step asked
         messages = _notify_step(case, event.seq) if notify else []
         if also is not None:
