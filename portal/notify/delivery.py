@@ -18,6 +18,7 @@ import functools
 import hashlib
 import logging
 import smtplib
+import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -50,6 +51,10 @@ SMTP_TIMEOUT_SECONDS = 10
 SWEEP_CHANNEL_FAILURES = 3
 # Rows claimed at once: all wait while the first ones are sent, so not too many.
 CLAIM_CHUNK = 50
+# The sweep takes this many due rows at a time, and goes on for at most this long per run
+# (it runs every minute; a run still going when the next is due makes that one wait).
+SWEEP_BATCH = 500
+SWEEP_BUDGET_SECONDS = 45
 
 _case = sa.table("case", sa.column("id", sa.Integer), sa.column("number", sa.String))
 _claimed_columns = (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address,
@@ -68,37 +73,53 @@ def deliver_message(message_id: int) -> str:
     return deliver_messages([message_id]).get(message_id, "skipped")
 
 
-def deliver_messages(message_ids: list[int]) -> dict[int, str]:
+def deliver_messages(message_ids: list[int], senders: "_Senders | None" = None) -> dict[int, str]:
     """Send these rows (those due and free), sharing one connection per channel; returns each
     claimed id's outcome. Same contract as deliver_message."""
-    global _current_recorder
     outcomes: dict[int, str] = {}
-    recorder = _current_recorder = _Recorder()
+    recorder = _Recorder()
     try:
-        with force_locale("zh_CN"), _Senders() as senders:
+        with force_locale("zh_CN"), (senders or _Senders()) as senders:
             for start in range(0, len(message_ids), CLAIM_CHUNK):
                 chunk = message_ids[start:start + CLAIM_CHUNK]
-                outcomes.update(_deliver_claimed(_claim(OutboxMessage.id.in_(chunk)), senders))
+                outcomes.update(_deliver_claimed(_claim(OutboxMessage.id.in_(chunk)), senders, recorder))
     finally:
-        _current_recorder = None
         recorder.close()
     return outcomes
 
 
-def deliver_due(limit: int = 500) -> int:
-    """The sweep: deliver every row that is due, after taking back those a dead worker left
-    'sending'. Returns how many were sent."""
+def deliver_due(limit: int = SWEEP_BATCH) -> int:
+    """The sweep: deliver every row that is due (up to `limit`), after taking back those a
+    dead worker left 'sending'. Returns how many were sent."""
+    return _sweep_once(limit, _Senders())[1]
+
+
+def deliver_backlog(budget_seconds: float = SWEEP_BUDGET_SECONDS, limit: int = SWEEP_BATCH) -> int:
+    """The minute sweep: batch after batch while rows are due, within the time budget (a
+    backlog after Redis or a worker was down goes out in this run, not 500 a minute), and
+    stopping early once a channel is down. Returns how many were sent."""
+    deadline = time.monotonic() + budget_seconds
+    sent = 0
+    while True:
+        senders = _Senders()
+        due, batch_sent = _sweep_once(limit, senders)
+        sent += batch_sent
+        if due < limit or senders.down or batch_sent == 0 or time.monotonic() > deadline:
+            return sent
+
+
+def _sweep_once(limit: int, senders: "_Senders") -> tuple[int, int]:
     now = utcnow()
     _recover_lost(now)
     due = db.session.execute(
         sa.select(OutboxMessage.id).where(_claimable(now))
         .order_by(OutboxMessage.send_after, OutboxMessage.id).limit(limit)).scalars().all()
     db.session.commit()
-    outcomes = deliver_messages(due)
+    outcomes = deliver_messages(due, senders)
     sent = sum(1 for o in outcomes.values() if o == "sent")
     if due:
         log.info("sweep: %d of %d due outbox messages sent", sent, len(due))
-    return sent
+    return len(due), sent
 
 
 # -- Claiming and recording ----------------------------------------------------------------------
@@ -127,7 +148,7 @@ def _claim(which) -> list:
     return sorted(claimed, key=lambda row: row.id)
 
 
-def _deliver_claimed(claimed: list, senders: "_Senders") -> dict[int, str]:
+def _deliver_claimed(claimed: list, senders: "_Senders", recorder: "_Recorder") -> dict[int, str]:
     outcomes = {}
     failures = senders.failures
     numbers = _case_numbers({row.case_id for row in claimed if row.case_id})
@@ -138,20 +159,14 @@ def _deliver_claimed(claimed: list, senders: "_Senders") -> dict[int, str]:
         try:
             answer = senders.send(row, numbers.get(row.case_id))
         except Exception as exc:  # noqa: BLE001 - whatever went wrong is recorded and retried
-            outcomes[row.id] = _record_failure(row, exc)
+            outcomes[row.id] = _record_failure(recorder, row, exc)
             failures[row.channel] += 1
             continue
-        _record(row, "sent", answer, sent_at=utcnow())
+        recorder.record(row, "sent", answer, sent_at=utcnow())
         failures[row.channel] = 0
         outcomes[row.id] = "sent"
         log.info("outbox %s sent by %s: %s", row.id, row.channel, answer)
     return outcomes
-
-
-def _record(row, outcome: str, response: str, **values) -> bool:
-    # Only the attempt holding the claim writes the outcome; a stale one taken over by the
-    # sweep no longer does.
-    return _recorder().record(row, outcome, response, **values)
 
 
 class _Recorder:
@@ -186,6 +201,8 @@ class _Recorder:
                 conn.close()
 
     def record(self, row, outcome: str, response: str, **values) -> bool:
+        """Only the attempt holding the claim writes the outcome; a stale one taken over by
+        the sweep no longer does."""
         now = utcnow()
         update = (sa.update(OutboxMessage)
                   .where(OutboxMessage.id == row.id, OutboxMessage.status == "sending",
@@ -206,21 +223,14 @@ class _Recorder:
         return True
 
 
-_current_recorder: _Recorder | None = None
-
-
-def _recorder() -> _Recorder:
-    return _current_recorder or _Recorder()
-
-
-def _record_failure(row, exc: Exception) -> str:
+def _record_failure(recorder: "_Recorder", row, exc: Exception) -> str:
     error = f"{type(exc).__name__}: {exc}"[:1000]
     tries = row.attempts - row.retries_from
     if tries >= MAX_ATTEMPTS:
-        _record(row, "dead", error)
+        recorder.record(row, "dead", error)
         log.error("outbox %s dead after %d attempts: %s", row.id, tries, error)
         return "dead"
-    _record(row, "failed", error, send_after=utcnow() + RETRY_AFTER[tries - 1])
+    recorder.record(row, "failed", error, send_after=utcnow() + RETRY_AFTER[tries - 1])
     log.warning("outbox %s attempt %d failed: %s", row.id, tries, error)
     return "failed"
 
@@ -280,6 +290,11 @@ class _Senders:
         self._sms = None
         self._robots: dict[int, UnitRobot | None] = {}
         self.failures = Counter()  # consecutive, per channel
+
+    @property
+    def down(self) -> set[str]:
+        """Channels this batch gave up on after SWEEP_CHANNEL_FAILURES failures in a row."""
+        return {channel for channel, n in self.failures.items() if n >= SWEEP_CHANNEL_FAILURES}
 
     def __enter__(self):
         return self

@@ -125,3 +125,28 @@ def test_admin_retry_sends_a_dead_message_with_a_fresh_set_of_attempts(app, smtp
     assert [a[1] for a in log] == ["failed"] * (MAX_ATTEMPTS - 1) + ["dead", "failed", "sent"]
     assert [a[0] for a in log] == list(range(1, MAX_ATTEMPTS + 3))
     assert retry_message(msg.id) is False  # a sent message is not sent again
+
+
+def test_the_minute_sweep_clears_a_backlog_in_one_run_and_stops_when_mail_is_down(app, smtp_sink):
+    from portal.notify.delivery import SWEEP_CHANNEL_FAILURES, deliver_backlog
+    leader = user("leader_qa")
+    msgs = [add_message(key=f"t:backlog:{i}", channel="email", recipient=leader, subject=f"积压 {i}",
+                        body="Redis 恢复后补发") for i in range(3)]
+    db.session.commit()
+    ids = [m.id for m in msgs]
+    smtp_sink.stop()
+
+    assert deliver_backlog(limit=2) == 0  # the mail server is down: one batch, no spinning
+    assert sorted(row(i).attempts for i in ids) == [0, 1, 1]
+
+    smtp_sink.start()
+    msgs = [add_message(key=f"t:backlog:more:{i}", channel="email", recipient=leader, subject=f"积压 {i}",
+                        body="Redis 恢复后补发") for i in range(7)]
+    db.session.commit()
+    more = [m.id for m in msgs]
+    clock.travel(RETRY_AFTER[0] + timedelta(seconds=1))
+    assert deliver_backlog(limit=2) >= 10  # five batches of two in one run
+
+    assert {row(i).status for i in ids + more} == {"sent"}
+    assert all(len(smtp_sink.mails_for(i)) == 1 for i in ids + more)
+    assert SWEEP_CHANNEL_FAILURES == 3
