@@ -9,7 +9,6 @@ intake or closing itself; the texts are portal/notify/templates.py's (Chinese, o
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
 from datetime import datetime
 
