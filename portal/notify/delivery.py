@@ -200,27 +200,40 @@ class _Recorder:
             finally:
                 conn.close()
 
-    def record(self, row, outcome: str, response: str, **values) -> bool:
+    def record(self, row, outcome: str, response: str, *, sent_at=None, send_after=None) -> bool:
         """Only the attempt holding the claim writes the outcome; a stale one taken over by
         the sweep no longer does."""
-        now = utcnow()
-        update = (sa.update(OutboxMessage)
-                  .where(OutboxMessage.id == row.id, OutboxMessage.status == "sending",
-                         OutboxMessage.attempts == row.attempts)
-                  .values(status=outcome, provider_response=response, **values))
-        attempt = {"attempt": row.attempts, "at": now, "outcome": outcome, "response": response}
+        params = {"id": row.id, "attempt": row.attempts, "at": utcnow(), "outcome": outcome,
+                  "response": response, "sent_at": sent_at, "send_after": send_after}
         conn = self._connection()
         if self.postgres:
-            done = update.returning(OutboxMessage.id).cte("done")
-            columns = ["message_id", *attempt]
-            insert = sa.insert(OutboxAttempt).from_select(columns, sa.select(
-                done.c.id, *(sa.literal(v, OutboxAttempt.__table__.c[k].type) for k, v in attempt.items())))
-            return conn.execute(insert).rowcount == 1
+            return conn.execute(_RECORD_PG, params).rowcount == 1
         with conn.begin():
-            if conn.execute(update).rowcount != 1:
+            if conn.execute(_RECORD_UPDATE, params).rowcount != 1:
                 return False
-            conn.execute(sa.insert(OutboxAttempt).values(message_id=row.id, **attempt))
+            conn.execute(_RECORD_ATTEMPT, params)
         return True
+
+
+# Written once: built per message, the statements cost more CPU than the database did.
+_RECORD_UPDATE_SQL = """UPDATE outbox_message
+   SET status = :outcome, provider_response = :response,
+       sent_at = COALESCE(:sent_at, sent_at), send_after = COALESCE(:send_after, send_after)
+ WHERE id = :id AND status = 'sending' AND attempts = :attempt"""
+_RECORD_UPDATE = sa.text(_RECORD_UPDATE_SQL).bindparams(
+    sa.bindparam("sent_at", type_=sa.DateTime(timezone=True)),
+    sa.bindparam("send_after", type_=sa.DateTime(timezone=True)))
+_RECORD_ATTEMPT = sa.text(
+    "INSERT INTO outbox_attempt (message_id, attempt, at, outcome, response) "
+    "VALUES (:id, :attempt, :at, :outcome, :response)").bindparams(
+    sa.bindparam("at", type_=sa.DateTime(timezone=True)))
+_RECORD_PG = sa.text(
+    f"WITH done AS ({_RECORD_UPDATE_SQL} RETURNING id) "
+    "INSERT INTO outbox_attempt (message_id, attempt, at, outcome, response) "
+    "SELECT id, :attempt, :at, :outcome, :response FROM done").bindparams(
+    sa.bindparam("sent_at", type_=sa.DateTime(timezone=True)),
+    sa.bindparam("send_after", type_=sa.DateTime(timezone=True)),
+    sa.bindparam("at", type_=sa.DateTime(timezone=True)))
 
 
 def _record_failure(recorder: "_Recorder", row, exc: Exception) -> str:
