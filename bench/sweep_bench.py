@@ -1,7 +1,7 @@
 """Figures of the escalation ladder (issue 11):
 
 1. Reminder lateness with the worker running: cases registered through the intake operation
-   with a 30-second verify limit get their reminders written as future outbox rows (50 % and
+   with a short verify limit (60 s) get their reminders written as future outbox rows (50 % and
    80 %); a real `rq worker --with-scheduler` delivers them to a local SMTP sink (aiosmtpd).
    Lateness = sent_at - send_after of each reminder mail. Target: p95 <= 5 s.
 2. One timer sweep (portal.escalation.operations.sweep_timers: find the pending timers past
@@ -10,12 +10,14 @@
    Target: <= 300 ms, and within 20 % between the two sizes.
 
     .venv/bin/python bench/sweep_bench.py [--database-url postgresql://postgres@127.0.0.1/portal_sweep_bench]
-        [--sizes 100000,1000000] [--due 1000] [--runs 7] [--lateness-cases 120]
+        [--sizes 100000,1000000] [--due 1000] [--runs 41] [--lateness-cases 30] [--lateness-spread 60] [--lateness-limit 60] [--reuse] [--skip-lateness]
 
-The database is dropped and made afresh (migrations + demo seed). Open cases for the sweep are
-written in bulk by SQL, each with its pending breach timer and two timers already fired (the
-history a real table holds); no worker runs during the sweep measurements. Redis: database 5
-unless BENCH_REDIS_URL says otherwise (flushed).
+Each part has a database of its own (<base>_lateness, <base>_100000, <base>_1000000), made afresh
+(migrations + demo seed) unless --reuse finds a size's database already filled. Open cases for
+the sweep are written in bulk by SQL, each with its pending breach timer and two timers already
+fired or cancelled (the history a real table holds); no worker runs during the sweeps, which
+alternate between the sizes round by round so the machine's other load falls on both. Redis:
+database 5 unless BENCH_REDIS_URL says otherwise (flushed: run nothing else on it meanwhile).
 """
 from __future__ import annotations
 
@@ -80,7 +82,7 @@ class Sink:
         return "250 2.0.0 Ok: queued"
 
 
-def lateness(app, url: str, cases: int) -> dict:
+def lateness(app, url: str, cases: int, spread_s: float, limit_s: float) -> dict:
     import sqlalchemy as sa
     from redis import Redis
 
@@ -108,7 +110,7 @@ def lateness(app, url: str, cases: int) -> dict:
         with app.app_context():
             policy = db.session.execute(sa.select(SlaPolicy).where(SlaPolicy.step == Step.VERIFY)).scalars().all()
             for row in policy:
-                row.minutes, row.reminder_percents = 0.5, [50, 80]
+                row.minutes, row.reminder_percents = limit_s / 60, [50, 80]
             db.session.commit()
             time.sleep(5)  # the worker builds the app
             start = time.monotonic()
@@ -119,8 +121,8 @@ def lateness(app, url: str, cases: int) -> dict:
                     "product_name": "三鲜水饺", "description": "水饺里有异物", "urgent": False,
                     "threatens_media": False}, [], channel=Channel.HOTLINE)
                 db.session.remove()
-                # Spread over ~15 s, as a busy hotline would.
-                time.sleep(max(0.0, start + (i + 1) * 15 / cases - time.monotonic()))
+                # Spread evenly over spread_s (a busy hotline registers one every few minutes).
+                time.sleep(max(0.0, start + (i + 1) * spread_s / cases - time.monotonic()))
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
                 left = db.session.execute(sa.select(sa.func.count()).select_from(OutboxMessage).where(
@@ -142,7 +144,7 @@ def lateness(app, url: str, cases: int) -> dict:
         log.close()
         sink.controller.stop()
     late = [(as_utc(s) - as_utc(a)).total_seconds() for a, s in rows]
-    return {"cases": cases, "reminder_mails": total, "sent": len(late), "received_by_sink": sink.count,
+    return {"cases": cases, "over_s": spread_s, "verify_limit_s": limit_s, "reminder_mails": total, "sent": len(late), "received_by_sink": sink.count,
             "lateness_s": {"p50": round(percentile(late, 50), 3), "p95": round(percentile(late, 95), 3),
                            "max": round(max(late), 3)} if late else None}
 
@@ -192,7 +194,7 @@ def add_open_cases(app, first: int, last: int, due: int) -> None:
         db.session.commit()
 
 
-def measure_sweep(app, runs: int, due: int) -> dict:
+def measure_sweep(app, runs: int, due: int, count: bool = True) -> dict:
     import sqlalchemy as sa
     from redis import Redis
     from portal.escalation.models import CaseTimer
@@ -201,9 +203,13 @@ def measure_sweep(app, runs: int, due: int) -> dict:
     redis = Redis.from_url(REDIS_URL)
     totals, selects = [], []
     with app.app_context():
-        open_cases = db.session.execute(sa.text(
-            "SELECT count(*) FROM \"case\" WHERE state NOT IN ('closed', 'rejected')")).scalar_one()
-        timers = db.session.execute(sa.select(sa.func.count()).select_from(CaseTimer)).scalar_one()
+        # Counted once, before the rounds: a count over millions of rows right before a timed
+        # sweep would charge its cache misses to the larger database.
+        open_cases = timers = None
+        if count:
+            open_cases = db.session.execute(sa.text(
+                "SELECT count(*) FROM \"case\" WHERE state NOT IN ('closed', 'rejected')")).scalar_one()
+            timers = db.session.execute(sa.select(sa.func.count()).select_from(CaseTimer)).scalar_one()
         db.session.commit()
         for i in range(runs + 1):
             redis.flushdb()
@@ -229,46 +235,82 @@ def measure_sweep(app, runs: int, due: int) -> dict:
             "select_only_ms": {"median": round(statistics.median(selects), 2)}, "plan": plan}
 
 
+def _url_for(base: str, suffix: str) -> str:
+    return base.rsplit("/", 1)[0] + "/" + base.rsplit("/", 1)[1] + "_" + suffix
+
+
+def _app(url: str):
+    from portal import create_app
+    return create_app({"SQLALCHEMY_DATABASE_URI": sa_url(url), "REDIS_URL": REDIS_URL, "SECRET_KEY": "bench-secret"})
+
+
+def _open_cases(url: str) -> int | None:
+    import psycopg
+    try:
+        with psycopg.connect(url) as conn:
+            return conn.execute("SELECT count(*) FROM \"case\" WHERE number LIKE 'SB%%'").fetchone()[0]
+    except Exception:  # noqa: BLE001 - no such database yet
+        return None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--database-url", default=DEFAULT_DB)
+    p.add_argument("--database-url", default=DEFAULT_DB, help="the base name; each part adds _<size> / _lateness")
     p.add_argument("--sizes", default="100000,1000000")
     p.add_argument("--due", type=int, default=1000)
-    p.add_argument("--runs", type=int, default=7)
-    p.add_argument("--lateness-cases", type=int, default=120)
+    p.add_argument("--runs", type=int, default=41)
+    p.add_argument("--lateness-cases", type=int, default=30)
+    p.add_argument("--lateness-spread", type=float, default=60, help="seconds over which the cases are registered")
+    p.add_argument("--lateness-limit", type=float, default=60, help="the verify limit in seconds")
     p.add_argument("--skip-lateness", action="store_true")
+    p.add_argument("--skip-sweep", action="store_true")
+    p.add_argument("--reuse", action="store_true", help="keep a size's database if it already holds that many cases")
     args = p.parse_args(argv)
     os.environ.update(TZ="Asia/Shanghai", REDIS_URL=REDIS_URL)
-    fresh_database(args.database_url)
-    from portal import create_app
-    app = create_app({"SQLALCHEMY_DATABASE_URI": sa_url(args.database_url), "REDIS_URL": REDIS_URL,
-                      "SECRET_KEY": "bench-secret"})
     out = {}
     if not args.skip_lateness:
-        out["lateness"] = lateness(app, args.database_url, args.lateness_cases)
+        url = _url_for(args.database_url, "lateness")
+        fresh_database(url)
+        out["lateness"] = lateness(_app(url), url, args.lateness_cases, args.lateness_spread, args.lateness_limit)
         print(json.dumps(out["lateness"], ensure_ascii=False), flush=True)
-        # The lateness cases' own timers (breaches, clocks) must not count as the sweep's "due".
-        with app.app_context():
-            from portal.extensions import db
-            import sqlalchemy as sa
-            db.session.execute(sa.text("UPDATE case_timer SET cancelled_at = now() WHERE fired_at IS NULL "
-                                       "AND cancelled_at IS NULL"))
-            db.session.commit()
-    done = 0
+    sizes = [] if args.skip_sweep else [int(x) for x in args.sizes.split(",")]
+    apps = {}
+    for size in sizes:
+        url = _url_for(args.database_url, str(size))
+        if not (args.reuse and _open_cases(url) == size):
+            t = time.monotonic()
+            fresh_database(url)
+            add_open_cases(_app(url), 1, size, args.due)
+            print(f"{size} open cases written in {time.monotonic() - t:.1f} s", flush=True)
+        apps[size] = _app(url)
+    # Alternating one sweep of each size per round, so the machine's other load falls on both.
+    rounds: dict[int, list] = {size: [] for size in sizes}
+    counted = {size: measure_sweep(apps[size], 1, args.due) for size in sizes}
+    for _ in range(args.runs):
+        for size in sizes:
+            rounds[size].append(measure_sweep(apps[size], 1, args.due, count=False))
     out["sweep"] = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        t = time.monotonic()
-        add_open_cases(app, done + 1, size, args.due)
-        done = size
-        result = measure_sweep(app, args.runs, args.due)
-        result["generated_in_s"] = round(time.monotonic() - t, 1)
+    for size in sizes:
+        runs = rounds[size]
+        totals = [r["sweep_ms"]["median"] for r in runs]
+        selects = [r["select_only_ms"]["median"] for r in runs]
+        result = {"open_cases": counted[size]["open_cases"], "timer_rows": counted[size]["timer_rows"], "due": args.due,
+                  "jobs_queued": runs[0]["jobs_queued"],
+                  "sweep_ms": {"median": round(statistics.median(totals), 1), "min": round(min(totals), 1),
+                               "max": round(max(totals), 1)},
+                  "select_only_ms": {"median": round(statistics.median(selects), 2)}, "plan": runs[0]["plan"]}
         out["sweep"].append(result)
         print(json.dumps({k: v for k, v in result.items() if k != "plan"}, ensure_ascii=False), flush=True)
-    if len(out["sweep"]) > 1:
+    if not sizes:
+        (ROOT / "bench" / "out" / "sweep_bench_lateness.json").write_text(json.dumps(out, ensure_ascii=False, indent=1))
+        return 0
+    if len(sizes) > 1:
         a, b = out["sweep"][0]["sweep_ms"]["median"], out["sweep"][-1]["sweep_ms"]["median"]
         out["ratio_largest_to_smallest"] = round(b / a, 3)
         print(f"ratio {b / a:.3f}")
     print(out["sweep"][-1]["plan"])
+    out["load_average"] = os.getloadavg()
+    print(f"load average {out['load_average']}")
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     (ROOT / "bench" / "out" / "sweep_bench.json").write_text(json.dumps(out, ensure_ascii=False, indent=1))
     return 0

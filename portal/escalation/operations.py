@@ -88,9 +88,43 @@ def on_commit(case: Case, action: str, before: dict, after: dict, event_seq: int
         _leave_step(case, now)
         if case.step is not None:
             out += _enter_step(case, now)
+    _pauses(case, action, now)
     out += _clocks(case, action, event_seq, now)
     out += _triggers(case, action, event_seq, now)
     return out
+
+
+# Waiting on the submitter (补充信息) or on a customer who could not be reached stops the case
+# clocks (portal/sla/pauses.py); the next transition resumes them, later by the paused time.
+PAUSING = {"info_requested": "等待提交人补充信息", "callback_unreached": "回访未联系上顾客，等待再次联系"}
+
+
+def _pauses(case: Case, action: str, now) -> None:
+    from portal.sla.pauses import open_pause, pause_case, resume_case
+    if action in PAUSING:
+        pause_case(case, PAUSING[action], now)
+        db.session.execute(
+            sa.update(CaseTimer)
+            .where(CaseTimer.case_id == case.id, CaseTimer.kind == "clock", CaseTimer.fired_at.is_(None),
+                   CaseTimer.cancelled_at.is_(None))
+            .values(cancelled_at=now, outcome="paused"), execution_options={"synchronize_session": False})
+        return
+    pause = open_pause(case.id)
+    if pause is None:
+        return
+    started = as_utc(pause.started_at)
+    resume_case(case, now)
+    if case.state in (State.CLOSED, State.REJECTED):
+        return
+    from portal.sla.due import shift
+    paused = db.session.execute(sa.select(CaseTimer).where(
+        CaseTimer.case_id == case.id, CaseTimer.kind == "clock", CaseTimer.outcome == "paused",
+        CaseTimer.cancelled_at >= started)).scalars().all()
+    for t in paused:
+        limit = _limit(Clock(t.clock), case)
+        again = shift(as_utc(t.fire_at), started, now, limit.calendar, _calendar())
+        t.outcome = "paused_resumed"
+        _timer(case, "clock", again, clock=t.clock, key=f"{t.key.split(':resumed:')[0]}:resumed:{_stamp(now)}")
 
 
 def _leave_step(case: Case, now) -> None:

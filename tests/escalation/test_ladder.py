@@ -319,3 +319,17 @@ def test_ladder_page_and_case_history_in_english_have_no_chinese_but_the_data(ap
         if left := leftover_chinese(main.group(0) if main else page, data):
             problems[name] = left
     assert not problems, problems
+
+
+def test_waiting_on_the_submitter_stops_the_solution_clock(app):
+    from portal.sla.pauses import case_pauses
+    case = make_case()
+    ops.request_info(case, user("desk"), case.version, question="请补拍包装上的批号")
+    assert [p.ended_at for p in case_pauses(case.id)] == [None]
+    later(3 * 60)  # three hours waiting on the rep: they do not count
+    ops.supply_info(case, user("rep_cd"), case.version, reply="已补拍")
+    to_investigating(case)
+    later(60 + 5)  # 4 h 5 min after receipt, of which 3 h paused
+    assert not [e for e in escalations(case) if e.trigger.value == "no_solution_4h"]
+    later(3 * 60)
+    assert len([e for e in escalations(case) if e.trigger.value == "no_solution_4h"]) == 1
