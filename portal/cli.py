@@ -19,3 +19,9 @@ def init_app(app) -> None:
         ok, message = verify_chain()
         click.echo(message)
         raise SystemExit(0 if ok else 1)
+
+    @app.cli.command("ladder-schedule")
+    def ladder_schedule_command():
+        """Reminders and breach timers for open cases registered before the escalation ladder."""
+        from portal.escalation.operations import schedule_open_cases
+        click.echo(f"已为 {schedule_open_cases()} 件在办投诉安排提醒和超时升级。")

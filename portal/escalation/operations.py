@@ -534,6 +534,31 @@ def _clock_fired(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
     return f"escalated:{case.ladder_level}", out, False
 
 
+# ---------------------------------------------------------------- cases open before the ladder
+
+def schedule_open_cases(batch: int = 500) -> int:
+    """Give every open case whose current step has no timer yet its reminders and breach timer
+    (cases registered before this release; run once after upgrading, safe to run again: the
+    keys are the same). A step already past its limit fires at the next sweep."""
+    now = utcnow()
+    scheduled, last_id = 0, 0
+    while True:
+        cases = db.session.execute(
+            sa.select(Case).where(Case.id > last_id, Case.step.is_not(None), Case.due_at.is_not(None))
+            .order_by(Case.id).limit(batch)).unique().scalars().all()
+        if not cases:
+            return scheduled
+        for case in cases:
+            last_id = case.id
+            key = f"case:{case.id}:breach:{case.step.value}:{_stamp(case.step_started_at or now)}"
+            if db.session.execute(sa.select(CaseTimer.id).where(CaseTimer.key == key)).first():
+                continue
+            _enter_step(case, now)
+            scheduled += 1
+        db.session.commit()
+        hand_over()
+
+
 # ---------------------------------------------------------------- the sweep
 
 def due_timer_ids(now=None, limit: int = SWEEP_LIMIT) -> list[int]:

@@ -333,3 +333,17 @@ def test_waiting_on_the_submitter_stops_the_solution_clock(app):
     assert not [e for e in escalations(case) if e.trigger.value == "no_solution_4h"]
     later(3 * 60)
     assert len([e for e in escalations(case) if e.trigger.value == "no_solution_4h"]) == 1
+
+
+def test_open_cases_from_before_the_ladder_are_scheduled_once_by_the_command(app, runner):
+    case = make_case()
+    # As a case registered before this release: no timers, no reminders.
+    db.session.execute(sa.delete(CaseTimer))
+    db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.kind == "reminder"))
+    db.session.commit()
+    result = runner.invoke(args=["ladder-schedule"])
+    assert "已为 1 件在办投诉安排提醒和超时升级。" in result.output
+    assert "已为 0 件" in runner.invoke(args=["ladder-schedule"]).output
+    assert [t.kind for t in timers(case)] == ["breach"]
+    later(31)
+    assert [e.level for e in escalations(case)] == [1]
