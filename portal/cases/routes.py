@@ -196,6 +196,29 @@ def hurry(number: str):
     return render_template(template, **panels.detail_context(case, message=message)), status
 
 
+@bp.route("/<number>/escalate", methods=["POST"])
+@login_required
+@roles_required(Role.DESK, Role.LEADER)
+def escalate(number: str):
+    """手动升级 (H5: portal/escalation/manual.py): one level up the ladder, with the reason."""
+    from portal.escalation.manual import escalate_by_hand
+    case = get_case(number)
+    try:
+        done = escalate_by_hand(case, current_user._get_current_object(), reason=request.form.get("reason"))
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403, description=exc.message)
+        db.session.expire_all()
+        template = "cases/_main.html" if is_htmx() else "cases/detail.html"
+        return render_template(template, **panels.detail_context(get_case(number), message=exc.message)), exc.status
+    flash(_("已升级至第 %(level)s 级。", level=done.level), "success")
+    if not is_htmx():
+        return redirect_to(url_for("cases.detail", number=case.number))
+    db.session.expire_all()
+    return render_template("cases/_main.html", **panels.detail_context(get_case(number)))
+
+
 @bp.route("/<number>/files/<int:attachment_id>/<variant>")
 @login_required
 def file(number: str, attachment_id: int, variant: str):

@@ -68,6 +68,9 @@ def history(case) -> dict:
         entries.append(Entry(at=at, kind="reminder", title=subject, sent=_grouped(rows)))
     entries.sort(key=lambda x: x.at, reverse=True)
     last = escalations[-1] if escalations else None
-    return {"level": case.ladder_level, "level_name": names.get(case.ladder_level, ""),
+    from flask_login import current_user
+    from portal.escalation.manual import may_escalate, next_level
+    above = next_level(case) if may_escalate(case, current_user) else None
+    return {"level": case.ladder_level, "level_name": names.get(case.ladder_level, ""), "next": above,
             "why": last.reason if last else None, "entries": entries,
             "status": STATUS, "channel": CHANNEL}

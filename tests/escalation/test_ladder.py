@@ -347,3 +347,27 @@ def test_open_cases_from_before_the_ladder_are_scheduled_once_by_the_command(app
     assert [t.kind for t in timers(case)] == ["breach"]
     later(31)
     assert [e.level for e in escalations(case)] == [1]
+
+
+def test_desk_escalates_by_hand_with_a_reason_one_level_at_a_time(app):
+    from tests.conftest import signed_in
+    case = make_case()
+    desk, token = signed_in(app, "desk")
+    refused = desk.post(f"/cases/{case.number}/escalate", data={"csrf_token": token, "reason": ""})
+    assert refused.status_code == 400 and "请写明升级原因。" in refused.get_data(as_text=True)
+    assert escalations(case) == []
+    page = desk.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "手动升级至第 1 级（责任部门领导）" in page
+    for level in (1, 2, 3):
+        resp = desk.post(f"/cases/{case.number}/escalate", data={"csrf_token": token, "reason": "顾客第三次来电投诉"})
+        assert resp.status_code in (302, 303)
+    esc = escalations(case)
+    assert [(e.level, e.trigger.value, e.actor.username) for e in esc] == [
+        (1, "manual", "desk"), (2, "manual", "desk"), (3, "manual", "desk")]
+    assert esc[0].reason == "张敏手动升级：顾客第三次来电投诉"
+    top = desk.post(f"/cases/{case.number}/escalate", data={"csrf_token": token, "reason": "再升"})
+    assert top.status_code == 400 and "已在最高一级" in top.get_data(as_text=True)
+    page = desk.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "手动升级至第" not in page and page.count("手动升级") >= 3  # the timeline names each
+    rep, rep_token = signed_in(app, "rep_cd")
+    assert rep.post(f"/cases/{case.number}/escalate", data={"csrf_token": rep_token, "reason": "x"}).status_code == 403
