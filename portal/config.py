@@ -111,6 +111,9 @@ class Config:
     # message at closing when the case came in on one of these channels (comma-separated
     # Channel values, e.g. "hotline,phone,wechat"; empty: none).
     BELL_POLL_SECONDS = int(os.environ.get("BELL_POLL_SECONDS", "60"))
+    # H5: how a step's holders are reminded (escalations use each ladder level's own channels).
+    REMINDER_CHANNELS = tuple(c.strip() for c in os.environ.get("REMINDER_CHANNELS", "email,inapp").split(",")
+                              if c.strip())
     HURRY_COOLDOWN_MINUTES = int(os.environ.get("HURRY_COOLDOWN_MINUTES", "30"))
     CUSTOMER_SMS_CHANNELS = os.environ.get("CUSTOMER_SMS_CHANNELS", "hotline")
     CUSTOMER_HOTLINE = os.environ.get("CUSTOMER_HOTLINE", "800-800-1234")  # in the closing SMS
