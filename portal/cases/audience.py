@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 from sqlalchemy.orm import aliased
 
 from portal.cases.models import Case
@@ -52,10 +53,16 @@ def _active_with_roles(roles, *where) -> list[User]:
 
 
 def leader_units() -> set[int]:
-    """Units with at least one active leader."""
-    return set(db.session.execute(
+    """Units with at least one active leader (asked once per request: my work asks for its
+    count, its rows and its steps)."""
+    if has_request_context() and "leader_units" in g:
+        return g.leader_units
+    units = set(db.session.execute(
         sa.select(User.unit_id).join(UserRole).where(User.active.is_(True), UserRole.role == Role.LEADER)
         .distinct()).scalars())
+    if has_request_context():
+        g.leader_units = units
+    return units
 
 
 def _ancestry(tree: UnitTree, unit_id: int | None) -> list[int]:
@@ -249,13 +256,20 @@ class Named:
         return sa.and_(mine, self.within._scope_clause(user)) if self.within is not None else mine
 
     def absent(self):
-        """SQL: the case names nobody, or nobody who can still act."""
-        person, role = aliased(User), aliased(UserRole)
-        able = [person.id == Case.step_user_id, person.active.is_(True), role.user_id == person.id,
-                role.role.in_(list(self.roles))]
-        if self.within is not None:
-            able.append(self.within.member_sql(person))
-        return sa.or_(Case.step_user_id.is_(None), ~sa.exists().where(*able))
+        """SQL: the case names nobody, or nobody who can still act. The same for every
+        reader, so built once (building the aliased subquery cost more than running it)."""
+        clause = _ABSENT.get(id(self))
+        if clause is None:
+            person, role = aliased(User), aliased(UserRole)
+            able = [person.id == Case.step_user_id, person.active.is_(True), role.user_id == person.id,
+                    role.role.in_(sorted(self.roles))]
+            if self.within is not None:
+                able.append(self.within.member_sql(person))
+            clause = _ABSENT[id(self)] = sa.or_(Case.step_user_id.is_(None), ~sa.exists().where(*able))
+        return clause
+
+
+_ABSENT: dict[int, sa.ColumnElement] = {}
 
 
 @dataclass(frozen=True)
