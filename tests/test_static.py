@@ -66,13 +66,13 @@ def test_font_sheet_points_at_hashed_font_files_that_are_served(client):
 
 
 def test_plain_static_names_still_work_but_revalidate(client):
-    resp = client.get("/static/css/portal.css")
+    resp = client.get("/static/js/portal.js")
     assert resp.status_code == 200
-    assert resp.data == (ROOT / "static/css/portal.css").read_bytes()
+    assert resp.data == (ROOT / "static/js/portal.js").read_bytes()
     assert "immutable" not in resp.headers["Cache-Control"]
     assert client.get("/static/css/no-such-file.css").status_code == 404
     etag = resp.headers["ETag"]
-    assert client.get("/static/css/portal.css", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get("/static/js/portal.js", headers={"If-None-Match": etag}).status_code == 304
 
 
 def test_text_assets_are_sent_compressed(client):
