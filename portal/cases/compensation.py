@@ -137,10 +137,16 @@ def reason_texts(reasons) -> list[str]:
 
 
 def decided_by(case) -> str | None:
-    """Who the approval step waits for, in words: 由公司领导批示 / 由生产一部领导批示."""
+    """Who the approval step waits for, in words: 由公司领导批示 / 由生产一部领导批示 — the unit
+    whose leaders the step really waits for (audience.py: a department without a leader of
+    its own sends its decisions up)."""
+    from portal.cases import audience
     from portal.cases.states import Step
-    if case.step != Step.APPROVE or case.step_unit is None:
+    if case.step != Step.APPROVE or case.step_unit_id is None:
         return None
-    if case.step_unit.kind == UnitKind.COMPANY:
+    unit = unit_tree().units.get(audience.leader_unit_of(case.step_unit_id) or case.step_unit_id)
+    if unit is None:
+        return None
+    if unit.kind == UnitKind.COMPANY:
         return gettext("由公司领导批示")
-    return gettext("由%(unit)s领导批示", unit=case.step_unit.name)
+    return gettext("由%(unit)s领导批示", unit=unit.name)

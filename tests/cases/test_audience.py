@@ -272,6 +272,16 @@ def test_quality_is_asked_to_trace_an_unknown_batch(org):
     assert not in_my_work(user("quality"), case)
 
 
+def test_the_page_names_the_unit_whose_leaders_decide(org, as_user):
+    """技术中心 has no leader of its own: its approvals wait for the company's, and say so."""
+    case = at_tech()
+    html = as_user("ceo").get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "由公司领导批示" in html and "由技术中心领导批示" not in html
+    assert 'id="panel-approve"' in html
+    html = as_user("leader_w1").get(f"/cases/{at_workshop().number}").get_data(as_text=True)
+    assert "由生产一部包装车间领导批示" in html
+
+
 def test_leaders_of_walks_up_to_the_nearest_unit_with_an_active_leader(org):
     assert names(audience.leaders_of(unit("PROD1").id)) == {"leader_prod1"}
     assert names(audience.leaders_of(unit("PROD1-W1").id)) == {"leader_w1"}
