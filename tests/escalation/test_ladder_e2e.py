@@ -27,7 +27,7 @@ from portal.notify.models import OutboxMessage, UnitRobot
 from portal.steps import Step
 from tests.conftest import ROOT, category, make_case, short_policy, unit, user
 
-LIMIT_SECONDS = 16  # the verify step: reminders at 8 s and 12.8 s, the breach at 16 s
+LIMIT_SECONDS = 24  # the verify step: reminders at 12 s and 19.2 s, the breach at 24 s
 LEVEL2_AFTER_SECONDS = 6
 
 
