@@ -19,7 +19,7 @@ from redis.exceptions import ResponseError
 from portal import clock
 from portal.extensions import db
 from portal.notify.delivery import MAX_ATTEMPTS, RETRY_AFTER, STALE_AFTER, deliver_due, deliver_message
-from portal.notify.models import OutboxMessage
+from portal.notify.models import OutboxAttempt, OutboxMessage
 from portal.notify.outbox import add_message, hand_to_workers
 from tests.conftest import user  # the smtp_sink fixture is conftest's
 
@@ -389,3 +389,40 @@ def test_reminder_handed_over_early_leaves_at_its_send_time(smtp_sink, worker):
         assert time.monotonic() < deadline, worker_output(proc)
         time.sleep(0.05)
     assert len(smtp_sink.mails_for(early.id)) == 1
+
+
+def test_500_reminders_survive_the_worker_killed_mid_batch(smtp_sink, worker):
+    from portal.notify.delivery import deliver_backlog
+    leader = user("leader_qa")
+    msgs = [add_message(key=f"test:kill:{i}", channel="email", recipient=leader, kind="reminder",
+                        subject=f"【客诉提醒】第 {i} 条", body=BODY) for i in range(500)]
+    db.session.commit()
+    ids = [m.id for m in msgs]
+    hand_to_workers(ids)
+
+    proc = worker()
+    while len(smtp_sink.messages) < 150:
+        assert proc.poll() is None, worker_output(proc)
+        time.sleep(0.005)
+    kill_tree(proc)  # SIGKILL to the worker and the work-horse sending the batch
+    at_kill = len(smtp_sink.messages)
+    assert at_kill < 500
+
+    proc = worker()  # started again: the batches still queued go out
+    assert proc.wait(WORKER_SECONDS) == 0, worker_output(proc)
+    clock.travel(STALE_AFTER + timedelta(seconds=1))
+    deliver_backlog()  # the minute sweep takes back what the killed horse had claimed
+
+    rows = db.session.execute(sa.select(OutboxMessage.id, OutboxMessage.status)
+                              .where(OutboxMessage.id.in_(ids))).all()
+    assert {status for _, status in rows} == {"sent"}
+    received = [int(m["Message-ID"].split("-")[1].split(".")[0]) for m in smtp_sink.messages]
+    assert set(received) == set(ids)
+    # Twice at most the one mail the horse was killed between the server's answer and the
+    # record of it: same Message-ID, and its attempts say the first was lost.
+    twice = [mid for mid in set(received) if received.count(mid) > 1]
+    assert len(received) - len(set(received)) == len(twice) <= 1, twice
+    for mid in twice:
+        outcomes = db.session.execute(sa.select(OutboxAttempt.outcome).where(OutboxAttempt.message_id == mid)
+                                      .order_by(OutboxAttempt.attempt)).scalars().all()
+        assert outcomes == ["lost", "sent"]
