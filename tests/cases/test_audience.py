@@ -291,3 +291,23 @@ def test_leaders_of_walks_up_to_the_nearest_unit_with_an_active_leader(org):
     user("leader_prod1").active = False
     db.session.commit()
     assert names(audience.leaders_of(unit("PROD1").id)) == {"ceo"}
+
+
+# ---------------------------------------------------------------- callback_rejections (was escalation_level)
+
+def test_an_unsatisfied_callback_is_counted_as_a_rejection_not_as_the_ladder_level(org, as_user):
+    case = make_case_at("implemented")
+    ops.record_callback(case, user("desk"), case.version, reached=True, satisfied=False,
+                        scores={"score_quality": 2}, comment="顾客认为赔偿太少")
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    assert case.callback_rejections == 1
+    html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
+    callback_card = html.split("<h2>回访</h2>", 1)[1].split("</section>", 1)[0]
+    assert "不满意次数" in callback_card and "共 1 次" in callback_card
+    head = html.split('class="case-head"', 1)[1].split("</div>", 1)[0]
+    # The head's 升级 pill is the ladder's level (portal/escalation), whatever the count above.
+    if case.ladder_level:
+        assert f"升级 {case.ladder_level}</span>" in head
+    else:
+        assert 'class="pill level"' not in head
