@@ -385,7 +385,7 @@ def build_email(to: str, subject: str, body: str, *, message_id: str, html: str 
     head = [
         f"From: {_sender_header(config['MAIL_SENDER'])}",
         f"To: {to}",
-        f"Subject: {Header(subject, 'utf-8').encode()}",
+        f"Subject: {Header(subject, 'utf-8').encode(linesep=CRLF)}",
         f"Date: {format_datetime(utcnow().astimezone(SHANGHAI))}",
         f"Message-ID: {message_id}",
         "MIME-Version: 1.0",
@@ -407,7 +407,11 @@ def build_email(to: str, subject: str, body: str, *, message_id: str, html: str 
     return "\r\n".join(head).encode("ascii")
 
 
+CRLF = "\r\n"  # SMTP's line ending, inside the encoded parts as well (canonical text)
+
+
 def _base64_lines(text: str) -> str:
+    text = CRLF.join(text.splitlines())
     encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
     return "\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
 

@@ -62,7 +62,7 @@ def test_mail_has_a_text_and_an_html_part_both_linking_to_the_case(app, smtp_sin
     [mail] = smtp_sink.mails_for(msg.id)
     link = f"https://kesu.example.com/cases/{case.number}"
     assert mail.get_content_type() == "multipart/alternative"
-    text = mail.get_body(("plain",)).get_content()
+    text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")  # canonical CRLF inside
     html = mail.get_body(("html",)).get_content()
     assert f"等待您审批。\n办理时限：2026-03-02 09:41。" in text and f"查看投诉：{link}" in text
     assert f'<a href="{link}"' in html and "查看投诉" in html
