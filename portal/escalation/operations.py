@@ -105,7 +105,7 @@ def _pauses(case: Case, action: str, now) -> None:
         pause_case(case, PAUSING[action], now)
         db.session.execute(
             sa.update(CaseTimer)
-            .where(CaseTimer.case_id == case.id, CaseTimer.kind == "clock", CaseTimer.fired_at.is_(None),
+            .where(CaseTimer.case_id == case.id, CaseTimer.clock.is_not(None), CaseTimer.fired_at.is_(None),
                    CaseTimer.cancelled_at.is_(None))
             .values(cancelled_at=now, outcome="paused"), execution_options={"synchronize_session": False})
         return
@@ -118,13 +118,14 @@ def _pauses(case: Case, action: str, now) -> None:
         return
     from portal.sla.due import shift
     paused = db.session.execute(sa.select(CaseTimer).where(
-        CaseTimer.case_id == case.id, CaseTimer.kind == "clock", CaseTimer.outcome == "paused",
+        CaseTimer.case_id == case.id, CaseTimer.clock.is_not(None), CaseTimer.outcome == "paused",
         CaseTimer.cancelled_at >= started)).scalars().all()
     for t in paused:
         limit = _limit(Clock(t.clock), case)
         again = shift(as_utc(t.fire_at), started, now, limit.calendar, _calendar())
         t.outcome = "paused_resumed"
-        _timer(case, "clock", again, clock=t.clock, key=f"{t.key.split(':resumed:')[0]}:resumed:{_stamp(now)}")
+        _timer(case, t.kind, again, clock=t.clock, level=t.level,
+               key=f"{t.key.split(':resumed:')[0]}:resumed:{_stamp(now)}")
 
 
 def _leave_step(case: Case, now) -> None:
@@ -238,7 +239,7 @@ def forget_unsent() -> None:
 # ---------------------------------------------------------------- case clocks
 
 def _clocks(case: Case, action: str, event_seq: int, now) -> list:
-    from portal.sla.due import deadline
+    from portal.sla.due import deadline, point
     ended = set()
     if case.state in (State.APPROVED, State.CONFIRMING, State.CLOSED, State.REJECTED):
         ended.add(Clock.SOLUTION)  # a solution exists (approved or in effect)
@@ -266,6 +267,14 @@ def _clocks(case: Case, action: str, event_seq: int, now) -> list:
         at = deadline(limit, as_utc(anchor) or now, _calendar())
         if at is not None:
             _timer(case, "clock", at, clock=clock, key=f"case:{case.id}:clock:{clock.value}:{event_seq}")
+        if clock in DESK_TASKS:
+            continue  # a task for its moment, not a limit to be reminded of
+        for percent in limit.reminder_percents:
+            remind = point(limit, as_utc(anchor) or now, percent, _calendar())
+            if remind is not None and remind > now:
+                # Fired as a timer: the reminder goes to whoever holds the case by then.
+                _timer(case, "clock_remind", remind, clock=clock, level=int(percent),
+                       key=f"case:{case.id}:clock:{clock.value}:{event_seq}:r{int(percent)}")
     return []
 
 
@@ -422,6 +431,8 @@ def _act(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
         return "stale", [], False
     if timer.kind == "clock":
         return _clock_fired(timer, case, now)
+    if timer.kind == "clock_remind":
+        return _clock_reminded(timer, case, now)
     if timer.kind == "ladder":
         out = escalate(case, Trigger.LIMIT_PASSED, level=timer.level, step=timer.step,
                        key=f"timer:{timer.id}", now=now)
@@ -515,6 +526,23 @@ def _send_back(case: Case, timer: CaseTimer, now):
     timer.outcome = "sent_back"
     ops._commit(case, "sent_back_at_breach", None, before, after, note=f"{with_name}，退回")
     return "sent_back", [], True
+
+
+def _clock_reminded(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
+    """A case clock at one of its reminder points: whoever holds the case now hears of it."""
+    if case.state in (State.CLOSED, State.REJECTED) or case.step is None:
+        return "stale", [], False
+    clock = Clock(timer.clock)
+    # The clock's own deadline (moved on by any pause), for the message.
+    due = db.session.execute(sa.select(CaseTimer.fire_at).where(
+        CaseTimer.case_id == case.id, CaseTimer.kind == "clock", CaseTimer.clock == clock.value,
+        CaseTimer.fired_at.is_(None), CaseTimer.cancelled_at.is_(None))).scalar()
+    if due is None:
+        return "stale", [], False
+    subject, body, sms = messages.reminder(case, clock, timer.level or 0, due)
+    prefix = f"case:{case.id}:clockremind:{timer.id}"
+    out = _to_people(holders(case), _reminder_channels(), prefix, subject, body, sms, case, now, "reminder")
+    return "reminded", out, False
 
 
 def _clock_fired(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:

@@ -371,3 +371,16 @@ def test_desk_escalates_by_hand_with_a_reason_one_level_at_a_time(app):
     assert "手动升级至第" not in page and page.count("手动升级") >= 3  # the timeline names each
     rep, rep_token = signed_in(app, "rep_cd")
     assert rep.post(f"/cases/{case.number}/escalate", data={"csrf_token": rep_token, "reason": "x"}).status_code == 403
+
+
+def test_the_solution_clock_reminds_whoever_holds_the_case_at_half_and_four_fifths(app):
+    case = make_case()
+    to_investigating(case)  # 生产一部 holds it now
+    later(2 * 60 + 1)  # half of the 4 hours
+    rows = [m for m in outbox(case, "reminder") if ":clockremind:" in m.key and m.channel == "email"]
+    assert [(m.recipient.username, m.subject) for m in rows] == [
+        ("handler_prod1", f"【客诉提醒】{case.number}「方案获顾客接受」时限已过50%")]
+    propose(case)  # a solution within the department's authority: the clock stops
+    later(2 * 60)
+    assert len([m for m in outbox(case, "reminder") if ":clockremind:" in m.key and m.channel == "email"]) == 1
+    assert not [e for e in escalations(case) if e.trigger.value == "no_solution_4h"]
