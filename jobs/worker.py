@@ -22,6 +22,7 @@ class PortalWorker(Worker):
         # opened yet) saves each job the ~0.6 s of create_app().
         portal = app()
         _warm_pdf_fonts()
+        _warm_delivery(portal)
         from portal.notify.checks import warn_if_smtp_unreachable
         warn_if_smtp_unreachable(portal.config)  # reported, not refused: the outbox retries
         return super().work(*args, **kwargs)
@@ -36,6 +37,17 @@ class PortalWorker(Worker):
         if self.horse_pid:
             self.kill_horse()  # the job is marked failed
         os.kill(os.getpid(), signal.SIGTERM)  # then stop as on Ctrl-C
+
+
+def _warm_delivery(portal) -> None:
+    """Import the delivery jobs and compile the mail templates once, before the forks."""
+    try:
+        import jobs.deliver  # noqa: F401
+        from portal.notify.delivery import warm
+        with portal.app_context():
+            warm()
+    except Exception:  # noqa: BLE001 - a cold first mail is slower, not wrong
+        pass
 
 
 def _warm_pdf_fonts() -> None:

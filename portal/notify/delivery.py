@@ -287,6 +287,13 @@ def _case_numbers(case_ids: set[int]) -> dict[int, str]:
         sa.select(_case.c.id, _case.c.number).where(_case.c.id.in_(case_ids))).all())
 
 
+def warm() -> None:
+    """Compile the mail templates and load the Chinese catalogue in the worker's parent, so
+    each forked work-horse starts with them (no database: connections must not cross a fork)."""
+    with force_locale("zh_CN"):
+        build_email("warm@localhost", "预热", "预热", message_id="<warm@localhost>", link="http://localhost/")
+
+
 def case_link(number: str | None) -> str | None:
     """The absolute address of a case's page, for mail and robots (PORTAL_BASE_URL)."""
     base = (current_app.config.get("PORTAL_BASE_URL") or "").rstrip("/")
