@@ -129,7 +129,11 @@ def retry_message(message_id: int, now: datetime | None = None) -> bool:
 def hand_to_workers(message_ids: list[int]) -> None:
     """After commit: ask a worker to deliver the due rows now, and the later ones at their send
     time (RQ's scheduler, `rq worker --with-scheduler`). If Redis is down or a job is lost, the
-    minute sweep delivers them; delivery claims each row first, so nothing goes out twice."""
+    minute sweep delivers them; delivery claims each row first, so nothing goes out twice.
+
+    A row whose send_after was moved (a pause ended) is handed over again the same way: its
+    job (id `deliver-<id>`) is rescheduled for the new time; one that fires early finds the
+    row not yet due and does nothing."""
     if not message_ids or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
         return
     from portal.queues import enqueue, enqueue_at
