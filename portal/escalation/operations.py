@@ -83,13 +83,16 @@ def on_commit(case: Case, action: str, before: dict, after: dict, event_seq: int
     outbox rows it wrote (the caller hands them to the workers with its own)."""
     now = utcnow()
     out: list = []
-    # Intake sets the first step before its event (its "after" lists the case's facts).
-    if action == "registered" or "step_started_at" in after or "step" in after:
-        _leave_step(case, now)
-        if case.step is not None:
-            out += _enter_step(case, now)
-    _pauses(case, action, now)
-    out += _clocks(case, action, event_seq, now)
+    # The rows written here go to the database in one batch per table at the caller's flush
+    # (each lookup on the way would otherwise flush the row before it on its own).
+    with db.session.no_autoflush:
+        # Intake sets the first step before its event (its "after" lists the case's facts).
+        if action == "registered" or "step_started_at" in after or "step" in after:
+            _leave_step(case, now)
+            if case.step is not None:
+                out += _enter_step(case, now)
+        _pauses(case, action, now)
+        out += _clocks(case, action, event_seq, now)
     out += _triggers(case, action, event_seq, now)
     return out
 
@@ -157,7 +160,7 @@ def _enter_step(case: Case, now) -> list:
         # Handed over by hand_over() as one job per send time (not one per message).
         db.session.info.setdefault(_REMINDERS_KEY, []).append(rows)
     _timer(case, "breach", as_utc(case.due_at), step=case.step, step_started_at=start,
-           key=f"case:{case.id}:breach:{case.step.value}:{_stamp(start)}")
+           key=f"case:{case.id}:breach:{case.step.value}:{_stamp(start)}", fresh=True)
     return []
 
 
@@ -174,8 +177,10 @@ def _to_people(people, channels, prefix, subject, body, sms, case, at, kind) -> 
 
 
 def _timer(case: Case, kind: str, fire_at, *, key: str, step=None, step_started_at=None,
-           clock=None, level=None) -> CaseTimer | None:
-    if db.session.execute(sa.select(CaseTimer.id).where(CaseTimer.key == key)).first():
+           clock=None, level=None, fresh: bool = False) -> CaseTimer | None:
+    """A timer unless one with this key exists; `fresh`: the key names a moment that has only
+    just happened (a step entered now, a clock started by this event), so no lookup is needed."""
+    if not fresh and db.session.execute(sa.select(CaseTimer.id).where(CaseTimer.key == key)).first():
         return None
     timer = CaseTimer(case_id=case.id, kind=kind, step=step, step_started_at=step_started_at,
                       clock=getattr(clock, "value", clock), level=level, fire_at=whole_second(fire_at),
@@ -266,7 +271,7 @@ def _clocks(case: Case, action: str, event_seq: int, now) -> list:
             continue
         at = deadline(limit, as_utc(anchor) or now, _calendar())
         if at is not None:
-            _timer(case, "clock", at, clock=clock, key=f"case:{case.id}:clock:{clock.value}:{event_seq}")
+            _timer(case, "clock", at, clock=clock, key=f"case:{case.id}:clock:{clock.value}:{event_seq}", fresh=True)
         if clock in DESK_TASKS:
             continue  # a task for its moment, not a limit to be reminded of
         for percent in limit.reminder_percents:
@@ -274,7 +279,7 @@ def _clocks(case: Case, action: str, event_seq: int, now) -> list:
             if remind is not None and remind > now:
                 # Fired as a timer: the reminder goes to whoever holds the case by then.
                 _timer(case, "clock_remind", remind, clock=clock, level=int(percent),
-                       key=f"case:{case.id}:clock:{clock.value}:{event_seq}:r{int(percent)}")
+                       key=f"case:{case.id}:clock:{clock.value}:{event_seq}:r{int(percent)}", fresh=True)
     return []
 
 
