@@ -426,3 +426,24 @@ def test_500_reminders_survive_the_worker_killed_mid_batch(smtp_sink, worker):
         outcomes = db.session.execute(sa.select(OutboxAttempt.outcome).where(OutboxAttempt.message_id == mid)
                                       .order_by(OutboxAttempt.attempt)).scalars().all()
         assert outcomes == ["lost", "sent"]
+
+
+def test_a_reminder_moved_later_is_rescheduled_not_sent_at_its_old_time(app, worker_redis_url, monkeypatch):
+    from rq import Queue
+    monkeypatch.setitem(app.config, "REDIS_URL", worker_redis_url)
+    monkeypatch.setitem(app.config, "OUTBOX_DIRECT_DISABLED", False)
+    first = clock.utcnow() + timedelta(minutes=30)
+    msg = add_message(key=f"test:{uuid.uuid4().hex}", channel="email", recipient=user("leader_qa"),
+                      subject="提醒", body=BODY, kind="reminder", send_after=first)
+    db.session.commit()
+    hand_to_workers([msg.id])
+
+    msg.send_after = first + timedelta(minutes=45)  # the case was paused for 45 minutes
+    db.session.commit()
+    hand_to_workers([msg.id])
+
+    registry = Queue("notify", connection=Redis.from_url(worker_redis_url)).scheduled_job_registry
+    assert registry.get_job_ids() == [f"deliver-{msg.id}"]
+    when = registry.get_scheduled_time(f"deliver-{msg.id}")
+    assert timedelta(0) < when - (first + timedelta(minutes=45)) <= timedelta(seconds=1)
+    registry.remove(f"deliver-{msg.id}", delete_job=True)
