@@ -89,3 +89,29 @@ def test_only_an_administrator_may_see_or_change_robots(app):
     assert client.get("/admin/robots").status_code == 403
     assert client.post("/admin/robots/new", data={**robot_form(), "csrf_token": token}).status_code == 403
     assert robots() == []
+
+
+def test_robot_pages_read_english_for_an_english_reader(app):
+    import re
+
+    from tests.conftest import csrf_from, leftover_chinese, stored_texts
+    client, _ = signed_in(app, "admin")
+    client.get("/lang/en")
+    client.post("/admin/robots/new", data={**robot_form(name="Production 1 group"),
+                                           "csrf_token": csrf_from(client, "/admin/robots/new")})
+    [robot] = robots()
+    data = stored_texts()
+    problems = {}
+    for url in ("/admin/robots", "/admin/robots/new", f"/admin/robots/{robot.id}"):
+        html = client.get(url).get_data(as_text=True)
+        main = re.search(r'<main id="main".*?</main>', html, re.S).group(0)
+        if left := leftover_chinese(main, data):
+            problems[url] = left
+    resp = client.post("/admin/robots/new", data={**robot_form(url="https://oapi.dingtalk.com/robot/send", secret="x"),
+                                                  "csrf_token": csrf_from(client, "/admin/robots/new")})
+    assert resp.status_code == 400
+    main = re.search(r'<main id="main".*?</main>', resp.get_data(as_text=True), re.S).group(0)
+    assert "access_token" in main
+    if left := leftover_chinese(main, data):
+        problems["POST /admin/robots/new"] = left
+    assert not problems, problems
