@@ -11,7 +11,7 @@ somebody else (改派, "hand the step to the leader") means changing those three
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import sqlalchemy as sa

@@ -23,7 +23,7 @@ from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from portal.org.enums import Role
 from portal.org.models import User
-from tests.conftest import (PASSWORD, category, last_event, make_case, make_case_at, make_unit, make_user,
+from tests.conftest import (category, last_event, make_case, make_case_at, make_unit, make_user,
                             propose, to_investigating, unit, user)
 
 UNKNOWN_BATCH = "2099123199999"  # not in the batch register: quality must trace it by hand
