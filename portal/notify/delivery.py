@@ -152,6 +152,7 @@ def _deliver_claimed(claimed: list, senders: "_Senders", recorder: "_Recorder") 
     outcomes = {}
     failures = senders.failures
     numbers = _case_numbers({row.case_id for row in claimed if row.case_id})
+    db.session.commit()  # no transaction left open while the providers are talked to
     for row in claimed:
         if failures[row.channel] >= SWEEP_CHANNEL_FAILURES:
             _release(row)  # not tried: the channel is down, the next run tries again
