@@ -55,16 +55,20 @@ def _may_hurry(case: Case, user) -> bool:
             and access.can_view(case, user))
 
 
-def _last_press(case: Case, now: datetime):
-    """The latest press on the case's current step within the cool-down: (at, actor name)."""
+def _last_press(case: Case, now: datetime, events=None):
+    """The latest press on the case's current step within the cool-down: (at, actor name).
+    `events`: the case's timeline when the page has loaded it already (no second query)."""
     since = max(now - _cooldown(), as_utc(case.step_started_at) or now - _cooldown())
+    if events is not None:
+        return max((e for e in events if e.action == "hurry" and as_utc(e.at) >= since),
+                   key=lambda e: e.seq, default=None)
     return db.session.execute(
         sa.select(AuditEvent.at, AuditEvent.actor_name)
         .where(AuditEvent.case_id == case.id, AuditEvent.action == "hurry", AuditEvent.at >= since)
         .order_by(AuditEvent.seq.desc()).limit(1)).first()
 
 
-def panel_state(case: Case, user, now: datetime | None = None) -> HurryPanel | None:
+def panel_state(case: Case, user, now: datetime | None = None, events=None) -> HurryPanel | None:
     """None when the panel is not shown: not desk or leader, case closed or not theirs, or the
     step waits for this user alone (nobody to press but themselves)."""
     if not _may_hurry(case, user):
@@ -74,7 +78,7 @@ def panel_state(case: Case, user, now: datetime | None = None) -> HurryPanel | N
     if not others and len(holders) > 0:
         return None
     now = now or utcnow()
-    last = _last_press(case, now)
+    last = _last_press(case, now, events)
     return HurryPanel(holders=others,
                       last_at=as_utc(last.at) if last else None, last_by=last.actor_name if last else None,
                       next_at=as_utc(last.at) + _cooldown() if last else None)

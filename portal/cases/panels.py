@@ -12,7 +12,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from forms import cases as f
-from portal.batches.lookup import cases_on_batch, find_batch
+from portal.batches.lookup import find_batch
 from portal.cases import access, evidence, hurry, operations, queries
 from portal.notify import customer
 from portal.cases.compensation import decided_by, reason_texts
@@ -196,19 +196,20 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         # Leaders work through their approval queue on a phone: offer the next one.
         waiting = queries.inbox(current_user, limit=2, steps=[Step.APPROVE, Step.SIGN_OFF])
         next_approval = next((r.number for r in waiting if r.number != case.number), None)
+    events = case_events(case.id)
+    batch_cases = queries.related_on_batch(case, current_user)
     return {
         "next_approval": next_approval,
         "case": case, "actions": actions, "forms": forms, "message": message,
         "failed_action": PANEL_OF.get(failed_action, failed_action),
-        "events": case_events(case.id), "action_labels": ACTION_LABELS, "event_label": event_label,
+        "events": events, "action_labels": ACTION_LABELS, "event_label": event_label,
         "approval_reasons": reason_texts(case.approval_reasons), "decided_by": decided_by(case),
         "signatures": case_signatures(case.id), "batch": batch,
-        "batch_cases": queries.related_on_batch(case, current_user),
-        "batch_case_total": cases_on_batch(case.batch_no, viewer=current_user, exclude_id=case.id),
+        "batch_cases": batch_cases, "batch_case_total": batch_cases[0].total if batch_cases else 0,
         "earlier": queries.earlier_of_customer(case, current_user),
         "full_phone": access.sees_full_phone(case, current_user),
         "State": State,
-        "hurry": hurry.panel_state(case, current_user),  # H4: the 催办 panel (None: not shown)
+        "hurry": hurry.panel_state(case, current_user, events=events),  # H4: the 催办 panel (None: not shown)
         "customer_told": customer.told_of(case),  # H4: the customer's SMS (portal/notify/customer.py)
         "ladder": escalation_history(case),  # H5: the ladder level, why, reminders and escalations
         "pauses": case_pauses(case.id),  # H1: the case clocks' pauses (waiting on submitter/customer)

@@ -273,9 +273,12 @@ def inbox_count(user) -> int:
 
 
 def related_on_batch(case: Case, user, limit: int = 20):
+    """The newest other cases on the case's batch that `user` may see, each row carrying
+    `total`, how many there are in all (a window count: one query for the list and its heading)."""
     if not case.batch_no:
         return []
-    q = sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.customer_name).where(
+    q = sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.customer_name,
+                  sa.func.count().over().label("total")).where(
         Case.batch_no == case.batch_no, Case.id != case.id)
     clause = access.visible_clause(user)
     if clause is not None:

@@ -5,6 +5,7 @@ from flask import abort, current_app, flash, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 import sqlalchemy as sa
+from sqlalchemy.orm import defaultload
 
 from forms.cases import IntakeForm
 from portal.auth.decorators import roles_required
@@ -17,12 +18,15 @@ from portal.errors import AlreadySubmitted, Conflict, DomainError
 from portal.extensions import db
 from portal.htmx import is_htmx, page_or_partial, redirect_to
 from portal.org.enums import Role, UnitKind
+from portal.org.models import User
 from portal.org.tree import unit_tree
 
 
 def get_case(number: str) -> Case:
     """The case by number if the current user may see it; 404 otherwise (no hint it exists)."""
-    q = sa.select(Case).where(Case.number == number)
+    # The registering user comes with the case (a join); their roles only if something asks.
+    q = sa.select(Case).where(Case.number == number).options(
+        defaultload(Case.registered_by).lazyload(User.role_rows))
     case = db.session.execute(q).unique().scalar_one_or_none()
     if case is None or not access.can_view(case, current_user):
         abort(404)
