@@ -1,56 +1,29 @@
 """SMS providers: the vendors' published signing examples, and real HTTP requests to a local
 gateway that checks them as the vendor would."""
 import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from portal.notify.sms import (AliyunSmsProvider, HttpSmsProvider, OutboxOnlyProvider, SmsError,
                                TencentSmsProvider, aliyun_signature, get_provider, tc3_authorization)
+from tests.conftest import HttpSink
 
 TEXT = "投诉 KS2026-000123 等待您审批，办理时限：2026-03-02 09:41。"
 
 
-class Gateway:
-    """A local HTTP server standing in for an SMS gateway: records each request and answers
-    with whatever the test queued (status, body)."""
-
-    def __init__(self):
-        self.requests = []
-        self.answers = []
-        gateway = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                gateway.requests.append((self.headers, body))  # case-insensitive, as HTTP is
-                status, answer = gateway.answers.pop(0) if gateway.answers else (200, "{}")
-                data = answer.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def answer(self, body, status=200):
-        self.answers.append((status, body if isinstance(body, str) else json.dumps(body)))
-
-
 @pytest.fixture
 def gateway():
-    gw = Gateway()
-    yield gw
-    gw.server.shutdown()
-    gw.server.server_close()
+    """A local HTTP server standing in for an SMS gateway (tests/conftest.py HttpSink): records
+    each request and answers with whatever the test queued (status, body), else 200 {}."""
+    sink = HttpSink(default=(200, "{}"))
+    yield sink
+    sink.close()
+
+
+def _sent(gateway):
+    """(headers, body) of each request the gateway got."""
+    return [(headers, body) for _path, headers, body in gateway.requests]
 
 
 # -- Signatures against the vendors' documented examples --------------------------------------
@@ -92,7 +65,7 @@ def test_http_provider_posts_json_with_the_token(gateway):
     answer = HttpSmsProvider(gateway.url, "s3cret").send("13800000012", TEXT)
 
     assert json.loads(answer) == {"id": "m-1"}
-    [(headers, body)] = gateway.requests
+    [(headers, body)] = _sent(gateway)
     assert headers["Authorization"] == "Bearer s3cret"
     assert json.loads(body) == {"phone": "13800000012", "text": TEXT}
 
@@ -118,7 +91,7 @@ def test_aliyun_request_carries_a_signature_the_gateway_can_verify(gateway):
     answer = aliyun(gateway).send("13800000012", TEXT)
 
     assert "900619746936498440^0" in answer
-    [(_, body)] = gateway.requests
+    [(_, body)] = _sent(gateway)
     params = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
     signature = params.pop("Signature")
     assert aliyun_signature(params, "testSecret", "POST") == signature
@@ -145,7 +118,7 @@ def test_tencent_request_carries_a_signature_the_gateway_can_verify(gateway):
     answer = tencent(gateway).send("13800000012", TEXT)
 
     assert "5000:1045710669157053657849499619" in answer
-    [(headers, body)] = gateway.requests
+    [(headers, body)] = _sent(gateway)
     assert headers["Authorization"] == tc3_authorization(
         "AKIDtest", "secret", service="sms", host=headers["Host"], payload=body,
         timestamp=int(headers["X-TC-Timestamp"]), content_type=headers["Content-Type"])
