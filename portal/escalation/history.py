@@ -59,13 +59,16 @@ def history(case) -> dict:
         claimed.update(m.id for m in rows)
         entries.append(Entry(at=e.at, kind="escalation", title=names.get(e.level, ""), reason=e.reason,
                              level=e.level, trigger=e.trigger, sent=_grouped(rows)))
-    reminders: dict[tuple, list] = {}
+    # One entry per reminder point: its rows share the key up to ":<recipient>:<channel>". Their
+    # send_after moves when a failed mail is retried, so the entry is dated by the earliest.
+    reminders: dict[str, list] = {}
     for m in messages:
         if m.id in claimed or m.kind != "reminder":
             continue
-        reminders.setdefault((m.send_after, m.subject), []).append(m)
-    for (at, subject), rows in reminders.items():
-        entries.append(Entry(at=at, kind="reminder", title=subject, sent=_grouped(rows)))
+        reminders.setdefault(m.key.rsplit(":", 2)[0], []).append(m)
+    for rows in reminders.values():
+        entries.append(Entry(at=min(m.send_after for m in rows), kind="reminder", title=rows[0].subject,
+                             sent=_grouped(rows)))
     entries.sort(key=lambda x: x.at, reverse=True)
     last = escalations[-1] if escalations else None
     from flask_login import current_user

@@ -228,6 +228,25 @@ def test_case_page_shows_the_level_why_and_who_was_told(app, as_user):
     assert "张敏：邮件 待发送、站内消息 未读" in section
 
 
+def test_a_reminder_whose_mail_is_retried_later_stays_one_entry_at_its_time(app, as_user):
+    """A failed mail is retried later (its send time moves): the case page still shows one
+    entry per reminder point, dated when it was due, with each channel's outcome."""
+    case = make_case()
+    first = outbox(case, "reminder")[0]
+    mails = [m for m in outbox(case, "reminder") if m.channel == "email"
+             and m.key.rsplit(":", 2)[0] == first.key.rsplit(":", 2)[0]]
+    planned = clock.fmt(first.send_after)
+    for m in mails:
+        m.status, m.attempts, m.send_after = "failed", 1, m.send_after + timedelta(minutes=5)
+    db.session.commit()
+    html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
+    section = html[html.index('id="case-escalation"'):]
+    section = section[:section.index("</section>")]
+    assert section.count("提醒：【客诉提醒】") == 2  # 50 % and 80 %, not a third for the retry
+    assert "张敏：站内消息 未读、邮件 失败，待重试" in section
+    assert planned in section
+
+
 def test_a_new_case_page_says_not_escalated(app, as_user):
     case = make_case()
     html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
