@@ -17,7 +17,7 @@ ACTION_LABELS = {
     "rejected_malicious": N_("核实为恶意投诉，不予受理"),
     # The clock acting on its own (portal/escalation): a breach action per policy.
     "handed_to_leader": N_("超时转交部门领导"), "sent_back_at_breach": N_("超时退回"),
-    "escalated_by_hand": N_("手动升级"),
+    "escalated": N_("升级"), "escalated_by_hand": N_("手动升级"),
     "hurry": N_("催办"),  # H4: portal/cases/hurry.py
 }
 

@@ -24,6 +24,7 @@ from portal.escalation.enums import Trigger
 from portal.escalation.models import CaseEscalation, CaseTimer
 from portal.escalation.people import holders, leaders_of
 from portal.extensions import db
+from portal.signing import audit
 from portal.notify.models import OutboxMessage
 from portal.notify.outbox import add_message, cancel_pending, hand_to_workers, robots_for_unit
 from portal.org.enums import Role
@@ -368,6 +369,13 @@ def escalate(case: Case, trigger: Trigger, *, key: str, level: int | None = None
                                   step=step or case.step, clock=getattr(clock, "value", clock),
                                   reason=reason, at=now, actor_id=getattr(actor, "id", None),
                                   recipients=sent, message_ids=[m.id for m in out], key=key))
+    if actor is None:
+        # The clock or a trigger moved the case up the ladder: the timeline says so, like any
+        # change to the case (a person's 手动升级 records its own event, escalated_by_hand).
+        audit.record("escalated", object_type="case", object_id=case.id, case_id=case.id,
+                     before={"ladder_level": case.ladder_level},
+                     after={"ladder_level": max(row.level, case.ladder_level), "trigger": trigger.value},
+                     note=f"第 {row.level} 级（{row.name}）：{reason}"[:200])
     if row.level > case.ladder_level:
         # Not through the ORM: the case's version (the forms' conflict check) stays as it is,
         # so a handler's open form is not refused because the clock escalated meanwhile.

@@ -247,6 +247,20 @@ def test_a_reminder_whose_mail_is_retried_later_stays_one_entry_at_its_time(app,
     assert planned in section
 
 
+def test_an_escalation_by_the_clock_is_in_the_case_timeline_and_the_audit_chain(app, as_user):
+    from portal.signing.audit import verify_chain
+    from portal.signing.models import AuditEvent
+    case = make_case()
+    later(31)
+    event = db.session.execute(sa.select(AuditEvent).where(
+        AuditEvent.case_id == case.id, AuditEvent.action == "escalated")).scalar_one()
+    assert event.actor_id is None and event.after["ladder_level"] == 1
+    html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
+    timeline = html[html.index("处理记录"):]
+    assert "系统" in timeline and "升级" in timeline and "第 1 级（责任部门领导）" in timeline
+    assert verify_chain()[0]
+
+
 def test_a_new_case_page_says_not_escalated(app, as_user):
     case = make_case()
     html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
