@@ -6,6 +6,7 @@ import io
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,20 @@ def platform_fonts(context, page, selector: str) -> list[dict]:
         return cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
     finally:
         cdp.detach()
+
+
+def drawn_by_noto(context, page, selector: str) -> dict:
+    """Wait until Chromium draws the node's text with the shipped Noto Sans SC (on a machine
+    without a CJK font, js/webfont.js adds its slices after the first paint; until then the
+    placeholder face draws it); the faces that drew it, with their glyph counts."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        fonts = platform_fonts(context, page, selector)
+        used = {f["familyName"]: f["glyphCount"] for f in fonts}
+        if fonts and all(f["isCustomFont"] and "Noto Sans SC" in f["familyName"] for f in fonts):
+            return used
+        assert time.monotonic() < deadline, f"{selector} still drawn by {used}"
+        page.wait_for_timeout(100)
 
 
 def state_pill(page):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.conftest import PHONE, TIMEOUT_MS, platform_fonts
+from tests.e2e.conftest import PHONE, TIMEOUT_MS, drawn_by_noto
 
 HEADING = "客诉处理门户"
 
@@ -30,18 +30,6 @@ def _slow_fonts(context, requested: list):
     context.route("**/static/fonts/**", slow)
 
 
-def _drawn_by_noto(context, page, selector: str) -> dict:
-    """Poll until Chromium draws the node's text with the shipped face; what drew it."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while True:
-        fonts = platform_fonts(context, page, selector)
-        used = {f["familyName"]: f["glyphCount"] for f in fonts}
-        if fonts and all(f["isCustomFont"] and "Noto Sans SC" in f["familyName"] for f in fonts):
-            return used
-        assert time.monotonic() < deadline, f"{selector} still drawn by {used}"
-        page.wait_for_timeout(100)
-
-
 def test_late_font_slices_still_draw_the_chinese(browser, live_server):
     context = browser.new_context(base_url=live_server, locale="zh-CN", **PHONE)
     context.set_default_timeout(TIMEOUT_MS)
@@ -50,7 +38,7 @@ def test_late_font_slices_still_draw_the_chinese(browser, live_server):
     try:
         page = context.new_page()
         page.goto("/auth/login")
-        used = _drawn_by_noto(context, page, "h1")
+        used = drawn_by_noto(context, page, "h1")
         assert sum(used.values()) == len(HEADING), used
         assert requested, "no Noto Sans SC slice was fetched"
     finally:
@@ -65,7 +53,7 @@ def test_the_page_is_drawn_first_and_does_not_move_when_the_chinese_face_arrives
     _slow_fonts(context, requested)
     context.add_init_script(OBSERVE)
     page.goto("/cases/new")
-    _drawn_by_noto(context, page, "h1")
+    drawn_by_noto(context, page, "h1")
     assert requested, "no Noto Sans SC slice was fetched"
     # The page was drawn (by the placeholder: a bar per character, as wide as the real glyph)
     # before any slice was even asked for: its text never waited for a font file.
@@ -88,7 +76,7 @@ def test_the_placeholder_draws_chinese_as_wide_as_the_real_face(browser, live_se
     try:
         page = context.new_page()
         page.goto("/auth/login")
-        _drawn_by_noto(context, page, "h1")  # webfont.js has added the slices
+        drawn_by_noto(context, page, "h1")  # webfont.js has added the slices
         widths = page.evaluate("""async () => {
           // The page's own Chinese, punctuation included: webfont.js loaded the slices for it.
           const text = [...document.body.innerText].filter(c => /[\u2e80-\u9fff\uff00-\uff60]/.test(c)).join('');

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from portal.clock import utcnow
-from tests.e2e.conftest import PHONE, noisy_jpeg, platform_fonts
+from tests.e2e.conftest import PHONE, drawn_by_noto, noisy_jpeg, platform_fonts
 
 BATCH = "2026090110100"
 
@@ -131,7 +131,7 @@ def test_chinese_renders_in_noto_sans_sc(login_as):
     page = login_as("rep_cd", **PHONE)
     page.goto("/cases/new")
     expect(page.locator("h1")).to_have_text("登记投诉")
-    page.evaluate("document.fonts.ready.then(() => true)")
+    drawn_by_noto(page.context, page, "h1")  # the slices come after the first paint (webfont.js)
     fonts = platform_fonts(page.context, page, "h1")
     assert fonts, "Chromium reports no font for the heading"
     # The @fontsource files carry the family name "Noto Sans SC Thin" in their name table (the
