@@ -1,4 +1,5 @@
-"""The web's Redis connection: a hung Redis must not hold up a request (issue 10, item 16)."""
+"""The web's Redis connection: a hung or stopped Redis must not hold up a request (issue 10,
+item 16), and nothing that falls due meanwhile is lost (issue 11)."""
 from __future__ import annotations
 
 import io
@@ -8,6 +9,8 @@ import signal
 import socket
 import threading
 import time
+from datetime import timedelta
+from email.header import decode_header, make_header
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +21,7 @@ from rq import Queue
 from portal.cases.models import Case
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
-from tests.conftest import INTAKE_FORM, csrf_from, jpeg_bytes
+from tests.conftest import FORMS, INTAKE_FORM, csrf_from, jpeg_bytes
 
 # Well under a second for the whole intake, on a loaded machine, with the database work included.
 INTAKE_SECONDS = 1.0
@@ -125,3 +128,66 @@ def test_paused_redis_is_skipped_then_used_again_once_it_answers(app, as_user, t
         os.kill(proc.pid, signal.SIGCONT)
         proc.terminate()
         proc.wait(10)
+
+
+def test_with_redis_stopped_steps_stay_quick_and_what_fell_due_goes_out_once_after(
+        app, as_user, tmp_path, monkeypatch, smtp_sink):
+    """Redis stopped: an intake and a transition each answer within a second and write their
+    messages, reminders and timers to the database; what fell due while Redis was away goes
+    out after it is back, through the minute sweeps (what `rq cron` runs), each mail once."""
+    from portal import clock
+    from portal.escalation.operations import sweep_timers
+    from portal.notify.delivery import deliver_due
+    from portal.runner import start_redis
+    from portal.steps import Step
+    from tests.conftest import short_policy
+
+    short_policy(Step.VERIFY, 1)  # reminders at 30 s and 48 s, the breach at 1 min
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_sink.port)
+    monkeypatch.setitem(app.config, "REDIS_RETRY_SECONDS", 1.0)
+    proc, url = start_redis(tmp_path / "redis")
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    rep, desk = as_user("rep_cd"), as_user("desk")
+    post_intake_timed(rep)  # warm: first-request costs are not what this measures
+    proc.terminate()
+    proc.wait(10)  # Redis is gone
+
+    resp, intake_seconds = post_intake_timed(rep)
+    assert resp.status_code == 303 and intake_seconds < 1.0, intake_seconds
+    left_alone = case_id_from(resp)
+    resp, _ = post_intake_timed(rep)
+    acted_on = db.session.get(Case, case_id_from(resp))
+    fields = {**FORMS["verify"](), "version": acted_on.version}
+    data = {f"verify-{k}": v for k, v in fields.items()}
+    data["csrf_token"] = csrf_from(desk, f"/cases/{acted_on.number}")
+    started = time.monotonic()
+    resp = desk.post(f"/cases/{acted_on.number}/act/verify", data=data)
+    verify_seconds = time.monotonic() - started
+    assert resp.status_code in (200, 303) and verify_seconds < 1.0, (resp.status_code, verify_seconds)
+    db.session.expire_all()
+    assert db.session.get(Case, acted_on.id).step == Step.DISPATCH
+
+    clock.travel(timedelta(minutes=3))  # both reminders and the breach of the first case fell due
+    try:
+        proc, _ = start_redis(tmp_path / "redis", port)  # Redis is back
+        time.sleep(1.1)  # past REDIS_RETRY_SECONDS
+        sweep_timers(inline=True)
+        deliver_due()
+        deliver_due()  # a second sweep finds nothing more to send
+    finally:
+        clock.reset()
+        proc.terminate()
+        proc.wait(10)
+
+    number = db.session.get(Case, left_alone).number
+    subjects = [str(make_header(decode_header(m["Subject"]))) for m in smtp_sink.messages]
+    mine = [s for s in subjects if number in s]
+    assert sum("时限已过50%" in s for s in mine) == 2  # the two desk users, once each
+    assert sum("时限已过80%" in s for s in mine) == 2
+    assert sum("升至第1级" in s for s in mine) == 1  # the desk's leader
+    assert len(mine) == len(set((m["To"], s) for m, s in zip(smtp_sink.messages, subjects) if number in s))
+    # The verified case's dispatch message went out; its cancelled verify reminders did not.
+    theirs = [s for s in subjects if acted_on.number in s]
+    assert any("待您分派" in s for s in theirs) and not any("时限已过" in s for s in theirs)
