@@ -329,10 +329,14 @@ def _reason(case: Case, trigger: Trigger, step=None, clock=None) -> str:
 
 def escalate(case: Case, trigger: Trigger, *, key: str, level: int | None = None, minimum: int = 1,
              step=None, clock=None, actor: User | None = None, reason: str | None = None,
-             now=None) -> list:
+             now=None, record: bool = False) -> list:
     """Up the ladder (one level above where the case stands, at least `minimum`, at most the
     top): the record, the messages to that level's people and robots, the case's level.
-    Once per `key`. Returns the outbox rows written."""
+    Once per `key`. Returns the outbox rows written.
+
+    `record`: the escalation is an operation of its own (a timer fired), so it writes its audit
+    event; a trigger inside a transition is part of that transition's event, and 手动升级
+    records its own."""
     now = now or utcnow()
     if db.session.execute(sa.select(CaseEscalation.id).where(CaseEscalation.key == key)).first():
         return []
@@ -369,9 +373,8 @@ def escalate(case: Case, trigger: Trigger, *, key: str, level: int | None = None
                                   step=step or case.step, clock=getattr(clock, "value", clock),
                                   reason=reason, at=now, actor_id=getattr(actor, "id", None),
                                   recipients=sent, message_ids=[m.id for m in out], key=key))
-    if actor is None:
-        # The clock or a trigger moved the case up the ladder: the timeline says so, like any
-        # change to the case (a person's 手动升级 records its own event, escalated_by_hand).
+    if record:
+        # The clock moved the case up the ladder: the timeline says so, like any change to it.
         audit.record("escalated", object_type="case", object_id=case.id, case_id=case.id,
                      before={"ladder_level": case.ladder_level},
                      after={"ladder_level": max(row.level, case.ladder_level), "trigger": trigger.value},
@@ -448,7 +451,7 @@ def _act(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
         return _clock_reminded(timer, case, now)
     if timer.kind == "ladder":
         out = escalate(case, Trigger.LIMIT_PASSED, level=timer.level, step=timer.step,
-                       key=f"timer:{timer.id}", now=now)
+                       key=f"timer:{timer.id}", now=now, record=True)
         _climb_later(case, timer, now)
         return f"escalated:{case.ladder_level}", out, False
     if timer.kind == "repeat":
@@ -469,7 +472,8 @@ def _breach(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
         done = _send_back(case, timer, now)
         if done is not None:
             return done
-    out = escalate(case, Trigger.LIMIT_PASSED, step=timer.step, key=f"timer:{timer.id}", now=now)
+    out = escalate(case, Trigger.LIMIT_PASSED, step=timer.step, key=f"timer:{timer.id}", now=now,
+                   record=True)
     _climb_later(case, timer, now)
     return f"escalated:{case.ladder_level}", out, False
 
@@ -571,7 +575,7 @@ def _clock_fired(timer: CaseTimer, case: Case, now) -> tuple[str, list, bool]:
         return "desk_told", out, False
     trigger = Trigger.NO_SOLUTION_4H if clock == Clock.SOLUTION else Trigger.LIMIT_PASSED
     out = escalate(case, trigger, minimum=2 if clock == Clock.SOLUTION else 1, clock=clock, step=None,
-                   key=f"timer:{timer.id}", now=now)
+                   key=f"timer:{timer.id}", now=now, record=True)
     return f"escalated:{case.ladder_level}", out, False
 
 
