@@ -52,7 +52,8 @@ def history(case) -> dict:
         .order_by(OutboxMessage.send_after, OutboxMessage.id)).scalars().all()
     by_id = {m.id: m for m in messages}
     entries = []
-    names = {row.level: row.name for row in ladder.levels()}
+    levels = ladder.levels()
+    names = {row.level: row.name for row in levels}
     claimed = set()
     for e in escalations:
         rows = [by_id[i] for i in e.message_ids if i in by_id]
@@ -72,8 +73,10 @@ def history(case) -> dict:
     entries.sort(key=lambda x: x.at, reverse=True)
     last = escalations[-1] if escalations else None
     from flask_login import current_user
-    from portal.escalation.manual import may_escalate, next_level
-    above = next_level(case) if may_escalate(case, current_user) else None
+    from portal.escalation.manual import may_escalate
+    # The level 手动升级 would reach (manual.next_level), from the levels read above.
+    above = (next((row for row in levels if row.level > case.ladder_level), None)
+             if may_escalate(case, current_user) else None)
     return {"level": case.ladder_level, "level_name": names.get(case.ladder_level, ""), "next": above,
             "why": last.reason if last else None, "entries": entries,
             "status": STATUS, "channel": CHANNEL}
