@@ -27,7 +27,13 @@ class Batch(db.Model):
     production_date = sa.Column(sa.Date, nullable=False)
     production_unit_id = sa.Column(sa.Integer, sa.ForeignKey("org_unit.id"))
     line = sa.Column(sa.String(40))  # 生产线
+    shift = sa.Column(sa.String(20))  # 班次, e.g. "早班"
     quantity = sa.Column(sa.Integer)  # units produced, for complaint rates
+    # Region names the batch was shipped to, as 储运部 reports them (the same free text as
+    # Case.region), so a trace can say where else the same stock went.
+    shipped_regions = sa.Column(sa.JSON, nullable=False, default=list, server_default=sa.text("'[]'"))
+    # An inactive batch stays for the cases that name it but is no longer offered as current.
+    active = sa.Column(sa.Boolean, nullable=False, default=True, server_default=sa.true())
 
     product = relationship("Product", lazy="joined")
     production_unit = relationship("OrgUnit")
