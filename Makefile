@@ -19,14 +19,10 @@ FLASK := REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:$${PORTAL_REDIS_PORT:-6390}/
 run: setup db
 	exec $(PY) -m portal.runner
 
-# The suite runs on PostgreSQL when one answers at 127.0.0.1:5432 (else on SQLite); with
-# PostgreSQL it then runs again on SQLite, so the embedded default is tested too.
+# The suite runs on PostgreSQL when one answers at 127.0.0.1:5432 and on SQLite, the
+# embedded default; with both, the two runs go at once (tests/run_suites.sh).
 test: setup system-packages
-	TZ=Asia/Shanghai $(PY) -m pytest -q $(PYTEST_ARGS)
-	@if [ -z "$$TEST_DB$$TEST_DATABASE_URL" ] && $(PY) -c 'import socket; socket.create_connection(("127.0.0.1", 5432), 1)' 2>/dev/null; then \
-	  echo "== again on SQLite =="; \
-	  TZ=Asia/Shanghai TEST_DB=sqlite $(PY) -m pytest -q $(PYTEST_ARGS); \
-	fi
+	PY=$(PY) bash tests/run_suites.sh $(PYTEST_ARGS)
 
 bench: setup
 	@if [ -f bench/run_all.sh ]; then bash bench/run_all.sh; \

@@ -70,7 +70,10 @@ def redis_url(tmp_path_factory):
         yield url
         return
     if _redis_ok("redis://127.0.0.1:6379/0"):
-        yield "redis://127.0.0.1:6379/14"  # a database of its own, flushed by the tests
+        # A database of its own, flushed by the tests; `make test` runs the PostgreSQL and
+        # the SQLite suites at once, so each backend has its own.
+        number = 13 if os.environ.get("TEST_DB") == "sqlite" else 14
+        yield f"redis://127.0.0.1:6379/{number}"
         return
     from portal.runner import start_redis
     proc, url = start_redis(tmp_path_factory.mktemp("redis"))

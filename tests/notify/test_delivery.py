@@ -234,7 +234,7 @@ def worker_redis_url(redis_url):
     database number no one uses (claimed with a marker key), and empty it afterwards.
     """
     shared = urllib.parse.urlsplit(redis_url).path.strip("/") or "0"
-    for number in range(15, 0, -1):
+    for number in range(12, 0, -1):  # 13 and 14 are the suites' own (tests/conftest.py)
         if str(number) == shared:
             continue
         url = _with_db(redis_url, number)
