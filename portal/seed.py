@@ -58,6 +58,12 @@ PRODUCTS = [("P001", "三鲜水饺", "500g/袋", "PROD1"), ("P002", "猪肉白�
             ("P005", "鲜肉粽子", "2只/袋", "PROD2"), ("P006", "手抓饼", "900g/10片", "PROD1"),
             ("P007", "小笼包", "600g/袋", "PROD1"), ("P008", "奶黄包", "360g/袋", "PROD2")]
 
+SHIFTS = ["早班", "中班", "晚班"]
+# Where 储运部 shipped each demo batch: the demo branches' provinces, so a cluster of cases
+# from several branches is also a batch shipped to several regions.
+SHIPPED_TO = [["四川", "河南", "北京"], ["四川"], ["河南", "北京"], ["四川", "重庆"], ["北京", "天津"],
+              ["河南"]]
+
 DEMO_USERS = [  # username, name, unit, roles, phone
     ("admin", "系统管理员", "HQ", [Role.ADMIN], "13800000000"),
     ("desk", "张敏", "CS", [Role.DESK], "13800000001"),
@@ -113,6 +119,8 @@ def seed_reference() -> dict[str, OrgUnit]:
                 db.session.add(Batch(batch_no=f"{day:%Y%m%d}{unit[-1]}{i + 1:02d}{k:02d}",
                                      product=products[code], production_date=day,
                                      production_unit=units[unit], line=f"{k % 3 + 1}号线",
+                                     shift=SHIFTS[(i + k) % len(SHIFTS)],
+                                     shipped_regions=SHIPPED_TO[k % len(SHIPPED_TO)],
                                      quantity=400_000))
     db.session.flush()
     from portal.escalation.ladder import seed_ladder
