@@ -59,7 +59,10 @@ class User(UserMixin, db.Model):
     title = sa.Column(sa.String(64))
     active = sa.Column(sa.Boolean, nullable=False, default=True)
     locale = sa.Column(sa.String(8))
+    # Attachment ids (purpose "signature" / "seal", portal/signing/faces.py); a signature
+    # copies them when it is made, so a later change leaves old signatures as signed.
     signature_image_id = sa.Column(sa.Integer)
+    seal_image_id = sa.Column(sa.Integer)  # 人名章
     created_at = created_column()
 
     unit = relationship(OrgUnit, lazy="joined")

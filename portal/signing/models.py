@@ -45,6 +45,7 @@ class Signature(db.Model):
     content = sa.Column(sa.JSON, nullable=False)  # the frozen snapshot that was signed
     content_hash = sa.Column(sa.String(64), nullable=False)
     comment = sa.Column(sa.Text)
-    image_attachment_id = sa.Column(sa.Integer)
+    image_attachment_id = sa.Column(sa.Integer)  # the handwritten signature it was signed with
+    seal_attachment_id = sa.Column(sa.Integer)  # and the personal seal (人名章)
 
     signer = relationship("User")

@@ -25,7 +25,8 @@ def sign(actor, password: str, *, meaning: SignatureMeaning, role: Role, object_
         object_type=object_type, object_id=object_id, case_id=case_id, signer_id=actor.id,
         printed_name=actor.name, role=role, unit_name=actor.unit.name if actor.unit else None,
         meaning=meaning, signed_at=utcnow(), content=frozen, content_hash=sha256_of(frozen),
-        comment=comment, image_attachment_id=actor.signature_image_id)
+        comment=comment, image_attachment_id=actor.signature_image_id,
+        seal_attachment_id=actor.seal_image_id)
     db.session.add(signature)
     db.session.flush()
     audit.record("signed", actor=actor, object_type="signature", object_id=signature.id,
