@@ -28,6 +28,8 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 PDF_TEMPLATES = Path(__file__).resolve().parent.parent / "pdf_templates"
 FONTS_CSS = PDF_TEMPLATES / "fonts" / "fonts.css"
+# What every document shares besides the fonts: the 草稿 watermark of an unsigned sheet.
+COMMON_CSS = PDF_TEMPLATES / "common" / "common.css"
 
 # Subset first for speed, the full font for characters outside GB2312 (rare names, addresses).
 FONT_STACK = '"Portal CJK", "Portal CJK Full", sans-serif'
@@ -109,16 +111,23 @@ def render_pdf(document: str, context: dict, *,
         raise ValueError(f"not a PDF document name: {document!r}")
     folder = PDF_TEMPLATES / document
     html = _jinja().get_template(f"{document}/template.html").render(**context)
+    return html_to_pdf(html, folder / "style.css", allowed_roots=allowed_roots)
 
-    fetcher = RestrictedURLFetcher([PDF_TEMPLATES, *allowed_roots])
+
+def html_to_pdf(html: str, stylesheet: Path, *,
+                allowed_roots: Iterable[str | Path] = ()) -> bytes:
+    """HTML to PDF with our fonts, the shared page rules and `stylesheet` (relative URLs
+    resolve beside it); bench/pdf_bench.py renders its yardstick form through it too."""
+    folder = stylesheet.parent
+    fetcher = RestrictedURLFetcher([PDF_TEMPLATES, folder, *allowed_roots])
     with _render_lock:
         font_config = _font_config()
         stylesheets = [
             CSS(filename=str(FONTS_CSS), url_fetcher=fetcher, font_config=font_config),
             CSS(string=f"html {{ font-family: {FONT_STACK}; }}", url_fetcher=fetcher,
                 font_config=font_config),
-            CSS(filename=str(folder / "style.css"), url_fetcher=fetcher,
-                font_config=font_config),
+            CSS(filename=str(COMMON_CSS), url_fetcher=fetcher, font_config=font_config),
+            CSS(filename=str(stylesheet), url_fetcher=fetcher, font_config=font_config),
         ]
         return HTML(string=html, base_url=folder.as_uri() + "/", url_fetcher=fetcher).write_pdf(
             stylesheets=stylesheets, font_config=font_config)

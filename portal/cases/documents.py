@@ -5,7 +5,6 @@ or masked (access.sees_full_phone). Each variant is its own cached file.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from flask import current_app
@@ -16,14 +15,10 @@ from portal.cases.enums import SATISFACTION_DIMENSIONS
 from portal.cases.models import Attachment, Case, mask_phone
 from portal.cases.states import State
 from portal.cases.timeline import case_events, case_signatures, event_label
-from portal.clock import fmt, utcnow
+from portal.clock import fmt
 from portal.extensions import db
-from portal.jsonutil import sha256_of
+from portal.pdf_cache import cached_pdf
 from portal.signing.enums import SignatureMeaning
-
-# WeasyPrint (portal.pdf) is imported only to render: loading Pango and Cairo takes about a
-# second, and a web process serving a pre-rendered sheet never needs them.
-
 
 def _d(value) -> str:
     return value.isoformat() if value else ""
@@ -82,32 +77,27 @@ def signoff_context(case: Case, *, full_phone: bool) -> dict:
     }
 
 
-def signoff_pdf_path(case: Case, *, full_phone: bool) -> Path | None:
+def signoff_complete(case: Case) -> bool:
+    """Every signature of the sheet is in: the case is closed and its leader signed it off."""
+    return case.state == State.CLOSED and any(
+        s.meaning == SignatureMeaning.SIGN_OFF for s in case_signatures(case.id))
+
+
+def signoff_pdf_path(case: Case, *, full_phone: bool, drafts: bool = False) -> Path | None:
     """The cached PDF for the case's signed, closed state (rendered once per content hash
-    and phone variant)."""
-    if case.state != State.CLOSED or not any(
-            s.meaning == SignatureMeaning.SIGN_OFF for s in case_signatures(case.id)):
+    and phone variant); with drafts, an unfinished case's sheet marked 草稿 instead of None."""
+    final = signoff_complete(case)
+    if not final and not drafts:
         return None
     # The paper trail is Chinese whatever the reader's language (the sheet's own headings
     # are): one sheet per variant, which the worker's pre-render has already made.
     with force_locale("zh_CN"):
         context = signoff_context(case, full_phone=full_phone)
-    digest = sha256_of(context)
-    context["content_hash"] = digest
-    cache = Path(current_app.config["PDF_CACHE_DIR"]) / "signoff"
+    context["draft"] = not final
     # The variant is in the name as well as in the hash, so a masked reader can never be
     # handed the full sheet by a key that happens to match.
-    variant = "full" if full_phone else "masked"
-    path = cache / f"{case.number}-{variant}-{digest[:16]}.pdf"
-    if not path.exists():
-        from portal.pdf import render_pdf
-        context["generated_at"] = fmt(utcnow())
-        data = render_pdf("case_signoff", context, allowed_roots=[current_app.config["UPLOAD_DIR"]])
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    return path
+    variant = ("full" if full_phone else "masked") + ("" if final else "-draft")
+    return cached_pdf("case_signoff", context, folder="signoff", stem=f"{case.number}-{variant}")
 
 
 def prerender_signoff(case: Case) -> list[Path]:
