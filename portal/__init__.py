@@ -51,7 +51,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     from portal.web import bp as web_bp
     from portal.work import bp as work_bp
     from portal.bell import bp as bell_bp
-    for bp in (auth_bp, cases_bp, batches_bp, admin_bp, work_bp, bell_bp, web_bp):
+    from portal.auth.profile import bp as profile_bp
+    for bp in (auth_bp, cases_bp, batches_bp, admin_bp, work_bp, bell_bp, profile_bp, web_bp):
         app.register_blueprint(bp)
 
     from portal import htmx as htmx_helpers, templating, cli, security, static_files

@@ -12,13 +12,14 @@ from flask_babel import force_locale
 
 from portal.cases import evidence
 from portal.cases.enums import SATISFACTION_DIMENSIONS
-from portal.cases.models import Attachment, Case, mask_phone
+from portal.cases.models import Case, mask_phone
 from portal.cases.states import State
 from portal.cases.timeline import case_events, case_signatures, event_label
 from portal.clock import fmt
-from portal.extensions import db
 from portal.pdf_cache import cached_pdf
+from portal.signing import faces
 from portal.signing.enums import SignatureMeaning
+
 
 def _d(value) -> str:
     return value.isoformat() if value else ""
@@ -30,15 +31,12 @@ def signoff_context(case: Case, *, full_phone: bool) -> dict:
                         if getattr(case, field))
     signatures = []
     for s in sigs:
-        image = None
-        if s.image_attachment_id:
-            att = db.session.get(Attachment, s.image_attachment_id)
-            if att is not None and evidence.original_path(att.stored_name).exists():
-                image = str(evidence.original_path(att.stored_name))
+        image, seal = faces.face_paths(s)
         signatures.append({"meaning": s.meaning.label, "printed_name": s.printed_name,
                            "role": f"{s.unit_name or ''} {s.role.label}".strip(),
                            "signed_at": fmt(s.signed_at, True), "content_hash": s.content_hash,
-                           "comment": s.comment, "image_path": image})
+                           "comment": s.comment, "image_path": str(image) if image else None,
+                           "seal_path": str(seal) if seal else None})
     return {
         "company_name": current_app.config["COMPANY_NAME"],
         "case": {
