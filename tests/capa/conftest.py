@@ -1,0 +1,43 @@
+"""Factories for corrective-action sheets (the capa tests' own, beside tests/conftest.py's)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.conftest import PASSWORD, make_case, unit, user
+
+WHYS = ["馅料中混入头发", "包装工人未戴发帽", "更衣室发帽缺货", "领用未登记，无人补货", "物料清单未列发帽"]
+
+
+def issue(case_numbers=(), *, batch_no=None, receiving="PROD1", layout=None, by="quality"):
+    from portal.capa import operations as ops
+    from portal.capa.states import Layout
+    if not case_numbers and batch_no is None:
+        case_numbers = [make_case().number]
+    return ops.issue_sheet(user(by), PASSWORD, receiving_unit_id=unit(receiving).id,
+                           nonconformity="三鲜水饺中吃出头发", case_numbers=list(case_numbers),
+                           batch_no=batch_no, layout=layout or Layout.STANDARD)
+
+
+def respond(sheet, by="handler_prod1", whys=WHYS[:3], **eight_d):
+    from portal.capa import operations as ops
+    from portal.clock import local, utcnow
+    return ops.respond(sheet, user(by), sheet.version, investigation="9 月 1 日包装二线记录齐全",
+                       whys=list(whys), correction="隔离同批库存，复检", prevention="发帽纳入物料清单，每班点检",
+                       owner_id=user(by).id, due_date=local(utcnow()).date() + timedelta(days=7),
+                       eight_d=eight_d or None)
+
+
+def approve(sheet, by="leader_prod1"):
+    from portal.capa import operations as ops
+    return ops.approve(sheet, user(by), sheet.version, password=PASSWORD, comment="同意")
+
+
+def sheet_at(stage: str):
+    """A sheet for one new case of rep_cd, issued to 生产一部 and moved on to `stage`:
+    issued, responded or approved."""
+    sheet = issue()
+    if stage in ("responded", "approved"):
+        respond(sheet)
+    if stage == "approved":
+        approve(sheet)
+    return sheet
