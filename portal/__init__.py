@@ -56,6 +56,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
         app.register_blueprint(bp)
     from portal.capa.routes import bp as capa_bp
     app.register_blueprint(capa_bp)
+    from portal.capa.pdf_routes import bp as capa_pdf_bp  # /ca/<number>/pdf
+    app.register_blueprint(capa_pdf_bp)
 
     from portal import htmx as htmx_helpers, templating, cli, security, static_files
     from portal.cases import present

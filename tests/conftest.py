@@ -644,3 +644,40 @@ def make_user(username: str, unit_code: str, roles, name: str | None = None, act
     db.session.add(person)
     db.session.commit()
     return person
+
+
+# ---------------------------------------------------------------- corrective-action sheets (issue 12)
+
+SHEET_WHYS = ["水饺中混入头发", "包装工未戴发帽", "更衣室发帽用完未补", "领用记录无人核对", "班前检查表无此项"]
+
+
+def make_sheet_at(stage: str, *, photos=(), owner=None, case_stage: str = "dispatched"):
+    """A sheet issued by quality to 生产一部 for one case of rep_cd at `case_stage`, driven
+    through the operations up to `stage`: issued, responded (with the 5-Why chain
+    SHEET_WHYS and `photos`, stored files), approved or closed (verified effective 8 days on)."""
+    from datetime import timedelta
+    from portal import clock
+    from portal.capa import operations as capa
+    from portal.clock import local, utcnow
+    case = make_case_at(case_stage)
+    sheet = capa.issue_sheet(user("quality"), PASSWORD, receiving_unit_id=unit("PROD1").id,
+                             nonconformity="顾客在三鲜水饺中吃出头发，同批号另有两起投诉。",
+                             case_numbers=[case.number])
+    if stage == "issued":
+        return sheet
+    capa.respond(sheet, user("handler_prod1"), sheet.version,
+                 investigation="查当日包装车间早班记录，发帽领用缺两人。", whys=SHEET_WHYS,
+                 correction="同批次库存复检，更换发帽供应。", prevention="班前检查表加发帽一项，组长签字。",
+                 owner_id=(owner or user("handler_prod1")).id,
+                 due_date=local(utcnow()).date() + timedelta(days=7), files=list(photos))
+    if stage == "responded":
+        return sheet
+    capa.approve(sheet, user("leader_prod1"), sheet.version, password=PASSWORD, comment="同意整改方案")
+    if stage == "approved":
+        return sheet
+    clock.travel(timedelta(days=8))  # the effect is seen after the owner's date
+    capa.verify(sheet, user("quality"), sheet.version, password=PASSWORD, effective=True,
+                evidence="连续两周抽检无异物投诉。", verified_on=local(utcnow()).date())
+    if stage == "closed":
+        return sheet
+    raise ValueError(f"unknown stage {stage}")

@@ -1,0 +1,155 @@
+"""The corrective-action sheet's PDF (纠正预防单): every field and signature in our embedded
+Chinese face, 草稿 until the third signature, downloaded under the sheet's own access rules."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from PIL import ImageChops
+
+from portal import clock
+from portal.capa import operations as capa
+from portal.clock import local, utcnow
+from portal.extensions import db
+from tests.conftest import (PASSWORD, SHEET_WHYS, jpeg_bytes, make_sheet_at, make_stored_file, make_user,
+                            user)
+from tests.pdf.pdfcheck import fonts, ink, needs_poppler, pages, run, text, watermark_red, write
+
+# Blue and green: the photos must not look like the red 草稿 watermark to pdfcheck.
+PHOTO_COLOURS = [(40, 90, 190), (30, 140, 80), (60, 60, 160), (20, 120, 120)]
+
+
+def photos(n: int) -> list:
+    return [make_stored_file(f"现场{i + 1}.jpg", jpeg_bytes((1600, 1200), PHOTO_COLOURS[i % 4]))
+            for i in range(n)]
+
+
+def download(client, sheet, tmp_path: Path, name: str = "sheet.pdf") -> Path:
+    resp = client.get(f"/ca/{sheet.number}/pdf")
+    assert resp.status_code == 200, resp.status_code
+    assert resp.mimetype == "application/pdf" and resp.data.startswith(b"%PDF")
+    assert resp.headers["Cache-Control"] == "private, no-store"
+    return write(tmp_path / name, resp.data)
+
+
+@needs_poppler
+def test_closed_sheet_prints_every_field_and_signature_in_the_embedded_face(app, as_user, tmp_path):
+    sheet = make_sheet_at("closed", photos=photos(4))
+    pdf = download(as_user("quality"), sheet, tmp_path)
+
+    # Chinese in the GB2312 cut of Noto Sans SC, embedded as a subset; nothing else stands in
+    # (no DejaVu or other system face), and no full font for a sheet that needs none.
+    faces = fonts(pdf)
+    assert faces and all(embedded for _, embedded in faces), faces
+    assert {name for name, _ in faces} <= {"Portal-CJK", "Portal-CJK-Bold"}, faces
+
+    printed = text(pdf)
+    flat = re.sub(r"\s+", "", printed)
+    assert sheet.number in printed and "生产一部" in printed
+    for signer in ("李强", "陈刚"):  # quality issued and verified; the leader approved
+        assert signer in printed
+    assert all(why in flat for why in SHEET_WHYS)  # the whole 5-Why chain, in order
+    assert flat.index(SHEET_WHYS[0]) < flat.index(SHEET_WHYS[4])
+    assert "根本原因" in printed and "有效" in printed and "待签" not in printed
+    assert sheet.cases[0].number in printed
+
+    shown = pages(pdf)
+    assert ink(shown[0]) > 0.03  # page 1 is drawn, not blank
+    assert all(watermark_red(p) == 0 for p in shown)  # signed and closed: no 草稿
+    images = [row.split() for row in run("pdfimages", "-list", pdf).splitlines()[2:]]
+    assert len([r for r in images if r[2] == "image"]) == 4  # the four evidence photos
+
+
+@needs_poppler
+def test_sheet_is_a_draft_until_the_verifier_signs(app, as_user, tmp_path):
+    sheet = make_sheet_at("approved")
+    quality = as_user("quality")
+    draft = download(quality, sheet, tmp_path, "draft.pdf")
+    assert all(watermark_red(p) > 0.01 for p in pages(draft))
+    printed = text(draft)
+    assert "李强" in printed and "陈刚" in printed and "待签" in printed  # the verifier's box is empty
+
+    clock.travel(timedelta(days=8))
+    capa.verify(sheet, user("quality"), sheet.version, password=PASSWORD, effective=True,
+                evidence="抽检合格", verified_on=local(utcnow()).date())
+    final = download(as_user("quality"), sheet, tmp_path, "final.pdf")  # a new session: 8 days on
+    assert all(watermark_red(p) == 0 for p in pages(final))
+
+
+@needs_poppler
+def test_sheet_without_photos_is_small_and_its_download_is_cached(app, as_user, tmp_path):
+    sheet = make_sheet_at("closed")
+    quality = as_user("quality")
+    first = quality.get(f"/ca/{sheet.number}/pdf")
+    assert len(first.data) <= 600 * 1024, len(first.data)
+    cache = Path(app.config["PDF_CACHE_DIR"]) / "ca"
+    files = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in cache.glob(f"{sheet.number}-*.pdf")}
+    assert len(files) == 1
+    clock.travel(timedelta(minutes=5))  # a new render would print another 生成时间
+    again = quality.get(f"/ca/{sheet.number}/pdf")
+    assert again.data == first.data
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in cache.glob(f"{sheet.number}-*.pdf")} == files
+
+
+@needs_poppler
+def test_rare_name_prints_as_its_own_glyph_in_the_full_face(app, as_user, tmp_path):
+    owner = make_user("handler_rare", "PROD1", ["handler"], name="王堃")
+    sheet = make_sheet_at("responded", owner=owner)
+    quality = as_user("quality")
+    glyphs = []
+    for name in ("王堃", "王喆"):  # neither 堃 nor 喆 is in GB2312
+        owner.name = name
+        db.session.commit()
+        pdf = download(quality, sheet, tmp_path, f"{name}.pdf")
+        faces = {face for face, _ in fonts(pdf)}
+        assert "Portal-CJK-Full" in faces and not any("DejaVu" in f for f in faces), faces
+        assert name in text(pdf)
+        glyphs.append(word_raster(pdf, name))
+    # Each is inked as itself: a missing glyph would print the same empty box for both.
+    assert all(ink(g) > 0.1 for g in glyphs)
+    size = tuple(map(min, glyphs[0].size, glyphs[1].size))
+    diff = ImageChops.difference(*(g.convert("L").crop((0, 0, *size)) for g in glyphs))
+    assert sum(diff.histogram()[96:]) > 0.1 * size[0] * size[1]
+
+
+def word_raster(pdf: Path, word: str, dpi: int = 150):
+    """The rare (second) half of the first `word` on its page, rasterised."""
+    html = run("pdftotext", "-bbox", pdf, "-")
+    for number, page in enumerate(html.split("<page ")[1:], start=1):
+        m = re.search(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">'
+                      + re.escape(word) + "</word>", page)
+        if m:
+            x0, y0, x1, y1 = map(float, m.groups())
+            shown = pages(pdf, dpi=dpi)[number - 1]
+            return shown.crop(tuple(round(v * dpi / 72) for v in ((x0 + x1) / 2, y0, x1, y1)))
+    raise AssertionError(f"{word} not in the PDF's text")
+
+
+def test_pdf_follows_the_sheet_s_access_rules(app, as_user, tmp_path):
+    # Issued for a 成都 case that is not yet any department's: 生产一部 sees the sheet (it
+    # was sent to them) but not the case, so the customer is not on their copy.
+    sheet = make_sheet_at("issued", case_stage="verified")
+    assert as_user("rep_bj").get(f"/ca/{sheet.number}/pdf").status_code == 404  # another branch
+    assert as_user("handler_prod2").get(f"/ca/{sheet.number}/pdf").status_code == 404  # another department
+
+    rep = text(download(as_user("rep_cd"), sheet, tmp_path, "rep.pdf"))  # the case's own branch
+    assert "王秀英" in rep and "13912345678" in rep
+    leader = text(download(as_user("leader_prod1"), sheet, tmp_path, "leader.pdf"))
+    assert sheet.number in leader and "王秀英" not in leader and "139" not in leader
+
+
+def test_leader_sees_the_phone_masked_as_on_the_case_page(app, as_user, tmp_path):
+    sheet = make_sheet_at("issued")  # the case is 生产一部's: its leader may open it
+    printed = text(download(as_user("leader_prod1"), sheet, tmp_path))
+    assert "王秀英 139****5678" in printed and "13912345678" not in printed
+
+
+def test_flask_pdf_writes_a_corrective_action_sheet(app, runner, tmp_path):
+    sheet = make_sheet_at("responded")
+    out = tmp_path / "ca.pdf"
+    result = runner.invoke(args=["pdf", sheet.number, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "草稿" in result.output and sheet.number in text(out)
+    result = runner.invoke(args=["pdf", sheet.number, "-o", str(out), "--as", "handler_prod2"])
+    assert result.exit_code != 0 and "无权查看" in result.output
