@@ -14,36 +14,8 @@ from portal.clock import local, utcnow
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from portal.signing.models import AuditEvent, Signature
-from tests.capa.conftest import WHYS, sheet_at
+from tests.capa.conftest import WHYS, fresh, post, respond_form, sheet_at, told
 from tests.conftest import PASSWORD, make_case, signed_in, unit, user
-
-
-def post(client, token, number, action, version, **fields):
-    prefix = "approve" if action == "send_back" else action
-    data = {"csrf_token": token, f"{prefix}-version": str(version)}
-    data.update({f"{prefix}-{k}": v for k, v in fields.items()})
-    return client.post(f"/ca/{number}/act/{action}", data=data)
-
-
-def fresh(number) -> CorrectiveAction:
-    db.session.expire_all()
-    return db.session.execute(sa.select(CorrectiveAction).where(CorrectiveAction.number == number)).scalar_one()
-
-
-def told(username: str, number: str) -> list[str]:
-    """The subjects of the messages in the user's bell that name the sheet."""
-    return list(db.session.execute(sa.select(OutboxMessage.subject).where(
-        OutboxMessage.recipient_id == user(username).id, OutboxMessage.channel == "inapp",
-        OutboxMessage.subject.contains(number))).scalars())
-
-
-def respond_form(**over):
-    form = {"investigation": "9 月 1 日包装二线当班记录齐全，发帽领用无登记",
-            "why_1": WHYS[0], "why_2": WHYS[1], "why_3": WHYS[2],
-            "correction": "隔离同批库存并复检", "prevention": "发帽纳入物料清单，每班点检",
-            "owner_id": str(user("handler_prod1").id), "due_date": (local(utcnow()).date() + timedelta(days=7)).isoformat()}
-    form.update(over)
-    return form
 
 
 def test_sheet_from_a_case_through_every_step_to_closed(app):
