@@ -54,6 +54,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     from portal.auth.profile import bp as profile_bp
     for bp in (auth_bp, cases_bp, batches_bp, admin_bp, work_bp, bell_bp, profile_bp, web_bp):
         app.register_blueprint(bp)
+    from portal.catalog import bp as catalog_bp  # the product and batch register (issue 12)
+    app.register_blueprint(catalog_bp)
     from portal.capa.routes import bp as capa_bp
     app.register_blueprint(capa_bp)
     from portal.capa.pdf_routes import bp as capa_pdf_bp  # /ca/<number>/pdf

@@ -13,6 +13,10 @@ class Product(db.Model):
     spec = sa.Column(sa.String(100))  # 规格, e.g. "500g/袋"
     unit_price = sa.Column(sa.Numeric(10, 2))
     active = sa.Column(sa.Boolean, nullable=False, default=True)
+    # Optimistic lock for the admin's edit form (two admins, or an admin and an import).
+    version = sa.Column(sa.Integer, nullable=False, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def display(self) -> str:
@@ -34,6 +38,11 @@ class Batch(db.Model):
     shipped_regions = sa.Column(sa.JSON, nullable=False, default=list, server_default=sa.text("'[]'"))
     # An inactive batch stays for the cases that name it but is no longer offered as current.
     active = sa.Column(sa.Boolean, nullable=False, default=True, server_default=sa.true())
+    version = sa.Column(sa.Integer, nullable=False, server_default="1")  # as Product.version
 
     product = relationship("Product", lazy="joined")
     production_unit = relationship("OrgUnit")
+
+    __mapper_args__ = {"version_id_col": version}
+    # The register's list, newest production first.
+    __table_args__ = (sa.Index("ix_batch_production_date", "production_date", "id"),)
