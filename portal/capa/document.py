@@ -85,6 +85,7 @@ def _customer(case, viewer) -> str:
 def sheet_context(sheet: CorrectiveAction, viewer, signatures: list[Signature]) -> dict:
     batch = sheet.batch
     latest = {s.meaning: s for s in signatures}  # in signing order: the last of each meaning
+    boxed = [latest[m] for m, _ in SLOTS if m in latest]
     effective = {True: "有效", False: "无效"}.get(sheet.effective, "")
     return {
         "company_name": current_app.config["COMPANY_NAME"],
@@ -124,9 +125,8 @@ def sheet_context(sheet: CorrectiveAction, viewer, signatures: list[Signature]) 
                    if evidence.ensure_renditions(a.token, a.stored_name) or evidence.thumb_path(a.token).exists()],
         "slots": [{"title": title, "signature": _signature(latest[m]) if m in latest else None}
                   for m, title in SLOTS],
-        # Every signature in order, when there is more than one box shows: returns, re-approvals.
-        "history": [_signature(s) for s in signatures] if len(signatures) > len(latest) or
-        any(m not in dict(SLOTS) for m in latest) else [],
+        # Every signature in order when the boxes do not show them all (a return, a second round).
+        "history": [_signature(s) for s in signatures] if len(signatures) > len(boxed) else [],
     }
 
 

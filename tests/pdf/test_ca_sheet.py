@@ -153,3 +153,30 @@ def test_flask_pdf_writes_a_corrective_action_sheet(app, runner, tmp_path):
     assert "草稿" in result.output and sheet.number in text(out)
     result = runner.invoke(args=["pdf", sheet.number, "-o", str(out), "--as", "handler_prod2"])
     assert result.exit_code != 0 and "无权查看" in result.output
+
+
+@needs_poppler
+def test_8d_sheet_prints_team_containment_both_root_causes_and_the_return(app, as_user, tmp_path):
+    from portal.capa.states import Layout
+    from tests.conftest import make_case_at, unit
+    case = make_case_at("dispatched")
+    sheet = capa.issue_sheet(user("quality"), PASSWORD, receiving_unit_id=unit("PROD1").id,
+                             nonconformity="水饺中吃出头发", case_numbers=[case.number], layout=Layout.EIGHT_D)
+    eight_d = {"team": [{"name": "赵磊", "role": "组长"}, {"name": "孙悦", "role": "品保"}],
+               "containment": [{"location": "成都仓", "suspect_qty": 1200, "action": "冻结待检"}],
+               "root_cause_occurrence": "发帽缺货无人补", "root_cause_escape": "出厂检验不查发帽"}
+    answer = dict(investigation="早班记录", whys=SHEET_WHYS[:2], correction="复检", prevention="点检",
+                  owner_id=user("handler_prod1").id, due_date=local(utcnow()).date() + timedelta(days=7),
+                  eight_d=eight_d)
+    capa.respond(sheet, user("handler_prod1"), sheet.version, **answer)
+    capa.send_back(sheet, user("leader_prod1"), sheet.version, password=PASSWORD, comment="围堵范围不够")
+    capa.respond(sheet, user("handler_prod1"), sheet.version, **answer)
+
+    printed = text(download(as_user("quality"), sheet, tmp_path))
+    flat = re.sub(r"\s+", "", printed)
+    assert all(mark in flat for mark in ("8D报告", "D1小组成员", "D3围堵措施", "D4根本原因"))
+    assert "赵磊（组长）" in flat and "孙悦（品保）" in flat
+    assert "成都仓" in printed and "1200" in printed and "冻结待检" in printed
+    assert "发帽缺货无人补" in flat and "出厂检验不查发帽" in flat
+    # The return is on paper: its signature in the record, with the leader's reason.
+    assert "签字记录" in flat and "驳回" in flat and "围堵范围不够" in flat
