@@ -4,18 +4,15 @@ or sent back with the reason."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import sqlalchemy as sa
 
-from portal.capa.models import CorrectiveAction
 from portal.capa.states import SheetState
 from portal.clock import local, utcnow
 from portal.extensions import db
-from portal.notify.models import OutboxMessage
 from portal.signing.models import AuditEvent, Signature
 from tests.capa.conftest import WHYS, fresh, post, respond_form, sheet_at, told
-from tests.conftest import PASSWORD, make_case, signed_in, unit, user
+from tests.conftest import PASSWORD, make_case, signed_in, unit
 
 
 def test_sheet_from_a_case_through_every_step_to_closed(app):
