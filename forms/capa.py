@@ -3,6 +3,7 @@
 Each form turns its request data into its operation's arguments itself (`arguments()`), so
 the panels module only pairs a form with an operation."""
 import re
+import secrets
 
 from flask_babel import gettext as _, lazy_gettext as _l
 from wtforms import (DateField, HiddenField, IntegerField, MultipleFileField, PasswordField,
@@ -10,7 +11,7 @@ from wtforms import (DateField, HiddenField, IntegerField, MultipleFileField, Pa
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from forms import BaseForm
-from forms.cases import BATCH, REQUIRED, StepForm
+from forms.cases import BATCH, INTAKE_KEY, REQUIRED, StepForm
 from portal.capa.states import MAX_WHYS, Layout
 
 
@@ -34,19 +35,26 @@ class IssueForm(BaseForm):
     case_numbers = TextAreaField(_l("涉及投诉编号（每行一个，或以逗号分隔）"), validators=[Optional(), Length(max=4000)])
     batch_no = StringField(_l("生产批号"), validators=[Optional(), BATCH])
     cluster = HiddenField()
+    # Drawn with the form (forms.cases.IntakeForm does the same): a second send is recognised.
+    issue_key = HiddenField()
     receiving_unit_id = SelectField(_l("接收部门"), validators=[DataRequired(_l("请选择接收部门"))])
     layout = RadioField(_l("格式"), choices=lambda: Layout.choices(), default=Layout.STANDARD.value,
                         validators=[DataRequired(_l("请选择格式"))])
     nonconformity = TextAreaField(_l("不合格描述"), validators=[DataRequired(REQUIRED), Length(max=4000)])
     password = _password()
 
+    def draw_key(self) -> None:
+        self.issue_key.data = secrets.token_urlsafe(24)
+
     def arguments(self) -> dict:
+        key = self.issue_key.data or ""
         numbers = [n for n in re.split(r"[\s,，、;；]+", self.case_numbers.data or "") if n]
         return {"receiving_unit_id": _id(self.receiving_unit_id.data),
                 "nonconformity": _text(self.nonconformity), "case_numbers": numbers,
                 "batch_no": _text(self.batch_no), "cluster_id": _id(self.cluster.data),
                 "layout": Layout.get(self.layout.data) or Layout.STANDARD,
-                "password": self.password.data}
+                "password": self.password.data,
+                "issue_key": key if INTAKE_KEY.fullmatch(key) else None}
 
 
 class RespondForm(StepForm):

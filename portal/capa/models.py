@@ -53,6 +53,8 @@ class CorrectiveAction(db.Model):
     product_name = sa.Column(sa.String(100))
     production_date = sa.Column(sa.Date)
     nonconformity = sa.Column(sa.Text, nullable=False)  # 不合格描述
+    # The issue form's own random key: the same form sent twice issues one sheet.
+    issue_key = sa.Column(sa.String(64))
     # When the step the sheet waits for is due (response, approval, verification).
     due_at = sa.Column(sa.DateTime(timezone=True))
 
@@ -93,6 +95,7 @@ class CorrectiveAction(db.Model):
         sa.Index("ix_corrective_action_state_due", "state", "due_at"),
         sa.Index("ix_corrective_action_receiving", "receiving_unit_id", "issued_at"),
         sa.Index("ix_corrective_action_batch_no", "batch_no"),
+        sa.Index("ix_corrective_action_issue_key", "issue_key", unique=True),
     )
 
     issuing_unit = relationship("OrgUnit", foreign_keys=[issuing_unit_id])

@@ -169,6 +169,21 @@ def _attach(sheet: CorrectiveAction, files: list[StoredFile], actor: User) -> li
 
 # ---------------------------------------------------------------- quality issues (签发)
 
+class AlreadyIssued(Conflict):
+    """The same issue form was sent again: `number` is the sheet it issued."""
+
+    def __init__(self, number: str):
+        super().__init__(_("这份纠正预防单已经签发过，编号 %(number)s，请勿重复提交。", number=number))
+        self.number = number
+
+
+def _issued_with(issue_key: str | None) -> str | None:
+    if not issue_key:
+        return None
+    return db.session.execute(sa.select(CorrectiveAction.number).where(
+        CorrectiveAction.issue_key == issue_key)).scalar()
+
+
 def cases_by_number(numbers: list[str], viewer: User) -> list[Case]:
     """The cases named on the form, each one the issuer may see; an unknown one is refused by number."""
     from portal.cases import access as case_access
@@ -202,6 +217,8 @@ def issue_sheet(actor: User, password: str, *, receiving_unit_id: int | None, no
         message = _("「%(unit)s」目前没有在岗的经办人，签发后无人回复。请选择其他部门，或请系统管理员先为该部门设置经办人。",
                     unit=unit.name)
         raise ValidationError(message, {"receiving_unit_id": message})
+    if (number := _issued_with(issue_key)) is not None:
+        raise AlreadyIssued(number)
     cases = cases_by_number(list(case_numbers), actor)
     from portal.batches.lookup import find_batch, normalise_batch_no
     batch_no = normalise_batch_no(batch_no) or next((c.batch_no for c in cases if c.batch_no), None)
@@ -219,10 +236,18 @@ def issue_sheet(actor: User, password: str, *, receiving_unit_id: int | None, no
         product_id=batch.product_id if batch else (first.product_id if first else None),
         product_name=batch.product.name if batch else (first.product_name if first else None),
         production_date=batch.production_date if batch else (first.production_date if first else None),
-        nonconformity=nonconformity, due_at=_due(now, RESPOND_DAYS))
+        nonconformity=nonconformity, due_at=_due(now, RESPOND_DAYS), issue_key=issue_key)
     sheet.cases = cases
     db.session.add(sheet)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # Two sends of one form at the same moment: the unique key stopped the second.
+        db.session.rollback()
+        number = _issued_with(issue_key)
+        if number is None:
+            raise
+        raise AlreadyIssued(number) from None
     _sign(sheet, actor, password, SignatureMeaning.ISSUE, Role.QUALITY)
     after = {"number": sheet.number, "receiving_unit": unit.name, "batch_no": batch_no,
              "cases": [c.number for c in cases], "layout": layout, "due_at": sheet.due_at}

@@ -69,11 +69,17 @@ def new():
     message = None
     if request.method == "GET":
         _prefill(form)
+        form.draw_key()
     elif not form.validate():
         message = form.first_error() or _("请检查填写内容。")
     else:
         try:
             sheet = operations.issue_sheet(current_user._get_current_object(), **form.arguments())
+        except operations.AlreadyIssued as exc:
+            # Back, then submit again: go to the sheet the first send issued.
+            db.session.rollback()
+            flash(exc.message, "warning")
+            return redirect_to(url_for("capa.detail", number=exc.number))
         except DomainError as exc:
             db.session.rollback()
             for name, msg in exc.field_errors.items():

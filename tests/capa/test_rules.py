@@ -2,6 +2,7 @@
 shown in the page; numbers CA<year>-<4 digits> have no gaps, even under parallel issues."""
 from __future__ import annotations
 
+import re
 import threading
 import traceback
 
@@ -136,3 +137,18 @@ def test_parallel_issues_get_consecutive_numbers(app):
     assert db.session.get(SheetCounter, year).last == n
     ok, message = verify_chain()
     assert ok, message
+
+
+def test_issue_form_sent_twice_issues_one_sheet(app):
+    case = make_case()
+    client, token = signed_in(app, "quality")
+    page = client.get(f"/ca/new?case={case.number}").get_data(as_text=True)
+    key = re.search(r'name="issue_key" type="hidden" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": token, "case_numbers": case.number, "layout": "standard", "issue_key": key,
+            "receiving_unit_id": str(unit("PROD1").id), "nonconformity": "馅料异物", "password": PASSWORD}
+    first = client.post("/ca/new", data=form)
+    again = client.post("/ca/new", data=form)  # Back, then submit once more
+    assert first.status_code == again.status_code == 303
+    assert again.headers["Location"] == first.headers["Location"]
+    assert count(CorrectiveAction) == 1 and count(SheetCounter) == 1
+    assert "这份纠正预防单已经签发过" in client.get(again.headers["Location"]).get_data(as_text=True)
