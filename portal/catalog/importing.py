@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import re
 import secrets
 import zipfile
 from dataclasses import dataclass
@@ -163,14 +164,36 @@ def read_rows(path: Path) -> Iterator[tuple[int, tuple]]:
     return _xlsx_rows(path) if path.suffix == ".xlsx" else _csv_rows(path)
 
 
+_XML_ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+
+
+def _xlsx_row_count(path: Path) -> int | None:
+    """The first sheet's rows: from its dimension, which Excel writes, else by counting its
+    <row> elements in the XML (a write-only openpyxl or an ERP export leaves no dimension)."""
+    from openpyxl import load_workbook
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        if not book.worksheets:
+            return None
+        sheet = book.worksheets[0]
+        if sheet.max_row:
+            return sheet.max_row
+        rows, tail = 0, b""
+        with zipfile.ZipFile(path) as archive, archive.open(sheet._worksheet_path) as xml:
+            while chunk := xml.read(1 << 20):
+                data = tail + chunk
+                rows += len(_XML_ROW.findall(data))
+                tail = data[-8:] if not _XML_ROW.search(data[-8:]) else b""
+        return rows
+    finally:
+        book.close()
+
+
 def count_rows(path: Path) -> int | None:
     """How many rows follow the header, for the progress bar (None if the file does not say)."""
     if path.suffix == ".xlsx":
-        from openpyxl import load_workbook
         try:
-            book = load_workbook(path, read_only=True, data_only=True)
-            rows = book.worksheets[0].max_row if book.worksheets else None
-            book.close()
+            rows = _xlsx_row_count(path)
         except Exception:  # noqa: BLE001 - the check pass reports an unreadable file
             return None
         return max(rows - 1, 0) if rows else None
@@ -411,7 +434,7 @@ def _writer(register: Register) -> tuple[Callable, Callable]:
     insert = sa.insert(table)
     # Bound names differ from the columns': SQLAlchemy reserves those for its own SET clause.
     update = (sa.update(table).where(table.c.id == sa.bindparam("row_id"))
-              .values({f: sa.bindparam(f"new_{f}") for f in fields}, version=table.c.version + 1))
+              .values({**{f: sa.bindparam(f"new_{f}") for f in fields}, "version": table.c.version + 1}))
 
     def add(rows):
         db.session.execute(insert, [{**r, "active": True, "version": 1} for r in rows])
