@@ -8,4 +8,5 @@ from portal.signing.models import AuditEvent, Signature  # noqa: F401
 from portal.sla.models import CasePause, Holiday, SlaPolicy  # noqa: F401
 from portal.escalation.models import CaseEscalation, CaseTimer, LadderLevel, LadderRecipient  # noqa: F401
 from portal.capa.models import CorrectiveAction, SheetCounter  # noqa: F401
+from portal.clusters.models import BatchCluster, BatchClusterCase, ClusterRule  # noqa: F401
 from portal.catalog.models import ImportJob  # noqa: F401
