@@ -58,7 +58,9 @@ def open(message_id: int):  # noqa: A001 - the URL reads /bell/<id>
         abort(404)
     case = db.session.get(Case, msg.case_id) if msg.case_id else None
     if case is None:
-        return redirect_to(url_for("bell.index"))
+        from portal.capa.queries import sheet_of_message  # a corrective-action sheet's step
+        number = sheet_of_message(msg, current_user)
+        return redirect_to(url_for("capa.detail", number=number) if number else url_for("bell.index"))
     if not access.can_view(case, current_user):
         # Sent on to another department since: the message stays, the case is no longer theirs.
         flash(_("投诉 %(number)s 已不在您的处理范围内。", number=case.number), "warning")

@@ -77,3 +77,14 @@ def sheets_for_case(case, viewer) -> list[CorrectiveAction]:
 def waiting_count(viewer) -> int:
     q = _scoped(sa.select(sa.func.count()).select_from(CorrectiveAction), viewer)
     return db.session.execute(q.where(access.waiting_clause(viewer))).scalar_one()
+
+
+def sheet_of_message(message, viewer) -> str | None:
+    """The number of the sheet a bell message is about (its key is "ca:<sheet id>:…", see
+    operations._notify), if `viewer` may still see it."""
+    head, _sep, rest = (message.key or "").partition(":")
+    sheet_id = rest.partition(":")[0]
+    if head != "ca" or not sheet_id.isdigit():
+        return None
+    sheet = db.session.get(CorrectiveAction, int(sheet_id))
+    return sheet.number if sheet is not None and access.can_view(sheet, viewer) else None

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from portal.capa.states import SheetState
 from portal.clock import local, utcnow
 from portal.extensions import db
+from portal.notify.models import OutboxMessage
 from portal.signing.models import AuditEvent, Signature
 from tests.capa.conftest import WHYS, fresh, post, respond_form, sheet_at, told
-from tests.conftest import PASSWORD, make_case, signed_in, unit
+from tests.conftest import PASSWORD, make_case, signed_in, unit, user
 
 
 def test_sheet_from_a_case_through_every_step_to_closed(app):
@@ -38,9 +39,13 @@ def test_sheet_from_a_case_through_every_step_to_closed(app):
     assert sheet.state == SheetState.ISSUED and [c.number for c in sheet.cases] == [case.number]
     assert sheet.batch_no == case.batch_no and sheet.due_at is not None
     assert told("handler_prod1", number) == [f"【纠正预防单】{number} 待您回复"]
+    handler, ht = signed_in(app, "handler_prod1")
+    message_id = db.session.execute(sa.select(OutboxMessage.id).where(
+        OutboxMessage.recipient_id == user("handler_prod1").id, OutboxMessage.channel == "inapp")).scalar_one()
+    bell = handler.get(f"/bell/{message_id}")  # the bell takes the handler to the sheet
+    assert bell.status_code == 303 and bell.headers["Location"].endswith(f"/ca/{number}")
 
     # The department's handler answers with a 5-Why chain of three.
-    handler, ht = signed_in(app, "handler_prod1")
     page = handler.get(f"/ca/{number}").get_data(as_text=True)
     assert 'id="panel-respond"' in page
     resp = post(handler, ht, number, "respond", sheet.version, **respond_form())
