@@ -191,6 +191,24 @@ def test_signature_images_show_only_to_those_who_may_see_the_case(app):
     assert same_branch.get(f"/signatures/{approve.id}/seal.png").status_code == 404  # none was used
 
 
+def test_corrective_action_sheet_shows_the_leaders_signature_to_those_who_see_the_sheet(app):
+    from tests.conftest import make_sheet_at
+    client, token = signed_in(app, "leader_prod1")
+    sign_with(app, client, token, drawing_png())
+    sheet = make_sheet_at("approved")
+    from portal.extensions import db
+    from portal.signing.models import Signature
+    approval = db.session.execute(sa.select(Signature).where(
+        Signature.object_type == "corrective_action", Signature.object_id == sheet.id,
+        Signature.signer_id == user("leader_prod1").id)).scalar_one()
+    url = f"/signatures/{approval.id}/signature.png"
+    quality, _ = signed_in(app, "quality")
+    assert url in quality.get(f"/ca/{sheet.number}").get_data(as_text=True)
+    assert quality.get(url).status_code == 200
+    other, _ = signed_in(app, "rep_bj")
+    assert other.get(f"/ca/{sheet.number}").status_code == 404 and other.get(url).status_code == 404
+
+
 def test_signoff_pdf_shows_the_signature_and_seal_beside_the_printed_name(app, tmp_path):
     from portal.cases.documents import signoff_pdf_path
     client, token = signed_in(app, "leader_prod1")
