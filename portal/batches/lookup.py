@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from portal.batches.models import Batch, Product
 from portal.extensions import db
@@ -17,7 +18,9 @@ def find_batch(batch_no: str | None) -> Batch | None:
     batch_no = normalise_batch_no(batch_no)
     if not batch_no:
         return None
-    return db.session.execute(sa.select(Batch).where(Batch.batch_no == batch_no)).scalar_one_or_none()
+    # The production department comes along: the case page and the trace show its name.
+    return db.session.execute(sa.select(Batch).where(Batch.batch_no == batch_no)
+                              .options(joinedload(Batch.production_unit))).scalar_one_or_none()
 
 
 def cases_on_batch(batch_no: str | None, *, viewer, exclude_id: int | None = None) -> int:

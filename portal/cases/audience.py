@@ -16,7 +16,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import g, has_request_context
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, lazyload
 
 from portal.cases.models import Case
 from portal.cases.states import Step
@@ -47,9 +47,10 @@ NOT_SETTLED_ON_SPOT = When(lambda c: not c.settled_on_spot, lambda: Case.settled
 # ---------------------------------------------------------------- the organisation
 
 def _active_with_roles(roles, *where) -> list[User]:
+    # Their own roles are loaded only if something asks (the case page shows names).
     return list(db.session.execute(
         sa.select(User).join(UserRole).where(User.active.is_(True), UserRole.role.in_(list(roles)), *where)
-        .order_by(User.id)).unique().scalars())
+        .options(lazyload(User.role_rows)).order_by(User.id)).unique().scalars())
 
 
 def leader_units() -> set[int]:

@@ -25,7 +25,7 @@ from portal.extensions import db
 from portal.org.enums import Role, UnitKind
 from portal.org.models import User, UserRole
 from portal.org.tree import unit_tree
-from portal.escalation.history import history as escalation_history
+from portal.escalation.history import history as escalation_history, page_messages
 from portal.sla.pauses import case_pauses
 
 
@@ -198,6 +198,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         next_approval = next((r.number for r in waiting if r.number != case.number), None)
     events = case_events(case.id)
     batch_cases = queries.related_on_batch(case, current_user)
+    messages = page_messages(case)
     return {
         "next_approval": next_approval,
         "case": case, "actions": actions, "forms": forms, "message": message,
@@ -210,8 +211,8 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "full_phone": access.sees_full_phone(case, current_user),
         "State": State,
         "hurry": hurry.panel_state(case, current_user, events=events),  # H4: the 催办 panel (None: not shown)
-        "customer_told": customer.told_of(case),  # H4: the customer's SMS (portal/notify/customer.py)
-        "ladder": escalation_history(case),  # H5: the ladder level, why, reminders and escalations
+        "customer_told": customer.told_of(case, messages),  # H4: the customer's SMS (portal/notify/customer.py)
+        "ladder": escalation_history(case, messages),  # H5: the ladder level, why, reminders and escalations
         "pauses": case_pauses(case.id),  # H1: the case clocks' pauses (waiting on submitter/customer)
     }
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from portal.escalation import ladder
-from portal.escalation.models import CaseEscalation
+from portal.escalation.models import CaseEscalation, LadderLevel
 from portal.extensions import db
 from portal.labels import N_
 from portal.notify.models import OutboxMessage
+from portal.org.models import User
 
 STATUS = {"pending": N_("待发送"), "sending": N_("发送中"), "sent": N_("已发送"), "failed": N_("失败，待重试"),
           "dead": N_("已放弃"), "cancelled": N_("已取消"), "unread": N_("未读"), "read": N_("已读")}
@@ -29,10 +29,8 @@ class Entry:
     sent: list = field(default_factory=list)
 
 
-def _who(msg: OutboxMessage) -> str:
-    if msg.recipient is not None:
-        return msg.recipient.name
-    return msg.address or "—"
+def _who(msg) -> str:
+    return msg.recipient_name or msg.address or "—"
 
 
 def _grouped(rows) -> list:
@@ -42,17 +40,35 @@ def _grouped(rows) -> list:
     return list(people.items())
 
 
-def history(case) -> dict:
-    """Level, its name, why (the last escalation's reason), and the entries newest first."""
+# What the case page shows of its messages, as plain rows (no bodies, no attempt log): the
+# ladder's reminders and escalations here, the customer's SMS in notify/customer.told_of.
+_PAGE_MESSAGES = (
+    sa.select(OutboxMessage.id, OutboxMessage.key, OutboxMessage.kind, OutboxMessage.channel,
+              OutboxMessage.status, OutboxMessage.subject, OutboxMessage.address, OutboxMessage.send_after,
+              OutboxMessage.sent_at, User.name.label("recipient_name"))
+    .outerjoin(User, User.id == OutboxMessage.recipient_id)
+    .where(OutboxMessage.case_id == sa.bindparam("case_id"),
+           OutboxMessage.kind.in_(("reminder", "escalation", "customer")))
+    .order_by(OutboxMessage.send_after, OutboxMessage.id))
+_LEVEL_NAMES = (sa.select(LadderLevel.level, LadderLevel.name).where(LadderLevel.active.is_(True))
+                .order_by(LadderLevel.level))
+
+
+def page_messages(case) -> list:
+    """The case's reminders, escalations and customer SMS in one query (the case page)."""
+    return db.session.execute(_PAGE_MESSAGES, {"case_id": case.id}).all()
+
+
+def history(case, messages) -> dict:
+    """Level, its name, why (the last escalation's reason), and the entries newest first.
+    `messages`: page_messages(case)."""
     escalations = db.session.execute(sa.select(CaseEscalation).where(CaseEscalation.case_id == case.id)
                                      .order_by(CaseEscalation.at, CaseEscalation.id)).scalars().all()
-    messages = db.session.execute(
-        sa.select(OutboxMessage).where(OutboxMessage.case_id == case.id,
-                                       OutboxMessage.kind.in_(("reminder", "escalation")))
-        .order_by(OutboxMessage.send_after, OutboxMessage.id)).scalars().all()
+    messages = [m for m in messages if m.kind in ("reminder", "escalation")]
     by_id = {m.id: m for m in messages}
     entries = []
-    levels = ladder.levels()
+    # The active levels' numbers and names only: their recipients are for sending, not showing.
+    levels = db.session.execute(_LEVEL_NAMES).all()
     names = {row.level: row.name for row in levels}
     claimed = set()
     for e in escalations:

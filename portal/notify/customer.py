@@ -12,13 +12,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask import current_app
 
 from portal.clock import SHANGHAI, as_utc, utcnow
-from portal.extensions import db
 from portal.labels import N_
-from portal.notify.models import OutboxMessage
 from portal.notify.outbox import add_message
 from portal.notify.templates import sms_text
 
@@ -127,13 +124,11 @@ class Told:
     at: datetime | None  # when it went out, else when it is due
 
 
-def told_of(case) -> tuple[list[Told], str | None]:
+def told_of(case, messages) -> tuple[list[Told], str | None]:
     """The customer SMS of a case for its page, and (msgid) why none was sent if the channel
-    says the customer should have been told."""
-    rows = db.session.execute(
-        sa.select(OutboxMessage.key, OutboxMessage.status, OutboxMessage.sent_at, OutboxMessage.send_after)
-        .where(OutboxMessage.case_id == case.id, OutboxMessage.kind == "customer")
-        .order_by(OutboxMessage.id)).all()
+    says the customer should have been told. `messages`: the case's outbox rows as the page
+    reads them (escalation.history.page_messages)."""
+    rows = sorted((m for m in messages if m.kind == "customer"), key=lambda m: m.id)
     told = [Told(N_("受理短信") if r.key.endswith(":ack") else N_("结案短信"),
                  STATUS_LABELS.get(r.status, r.status), r.sent_at or r.send_after) for r in rows]
     channel = getattr(case.channel, "value", case.channel)
