@@ -28,6 +28,14 @@ def case_sheets(case) -> list[CorrectiveAction]:
     return queries.sheets_for_case(case, current_user)
 
 
+@bp.app_template_global()
+def sheets_waiting() -> int:
+    """For my work: how many sheets wait for the reader (no query for those no sheet waits for)."""
+    if not current_user.has_role(Role.HANDLER, Role.LEADER, Role.QUALITY):
+        return 0
+    return queries.waiting_count(current_user)
+
+
 @bp.route("/")
 @login_required
 def index():

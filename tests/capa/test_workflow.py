@@ -54,8 +54,10 @@ def test_sheet_from_a_case_through_every_step_to_closed(app):
     assert sheet.state == SheetState.RESPONDED and sheet.whys == WHYS[:3]
     assert told("leader_prod1", number) == [f"【纠正预防单】{number} 待您批准"]
 
-    # The leader approves, signing with the password.
+    # The leader approves, signing with the password; my work points to the sheet.
     leader, lt = signed_in(app, "leader_prod1")
+    assert "纠正预防单待您处理：1 份" in leader.get("/work").get_data(as_text=True)
+    assert "纠正预防单待您处理" not in handler.get("/work").get_data(as_text=True)
     resp = post(leader, lt, number, "approve", sheet.version, password=PASSWORD, comment="同意，按期完成")
     assert resp.status_code == 303
     sheet = fresh(number)
