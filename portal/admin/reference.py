@@ -140,7 +140,7 @@ def rules():
     rows = db.session.execute(sa.select(CompensationRule)).scalars().all()
     rows.sort(key=lambda r: (order[r.klass], r.category_id is not None,
                              r.category.full_name if r.category else ""))
-    return render_template("admin/rules.html", rows=rows)
+    return render_template("admin/rules.html", rows=rows, amount=_amount)
 
 
 def _rule_categories(r: CompensationRule | None) -> list[Category]:

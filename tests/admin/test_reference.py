@@ -187,7 +187,9 @@ def test_foreign_object_in_the_filling_1_10_in_the_skin_1_5(app, admin):
     assert "multiple_over_limit" in over
     assert "multiple_over_limit" not in [r["code"] for r in filling_8.reasons]
     page = admin[0].get("/admin/rules").get_data(as_text=True)
-    assert "产品质量 / 皮中异物" in page and "1:5" in page and "1:10" in page
+    assert "产品质量 / 皮中异物" in page
+    for limit in ("1:5", "1:10", "200 元"):
+        assert f'class="num">{limit}</td>' in page, limit
 
 
 def test_admin_raises_the_minor_cash_limit_and_the_next_proposal_follows(app, admin):
