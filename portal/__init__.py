@@ -54,6 +54,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     from portal.auth.profile import bp as profile_bp
     for bp in (auth_bp, cases_bp, batches_bp, admin_bp, work_bp, bell_bp, profile_bp, web_bp):
         app.register_blueprint(bp)
+    from portal.clusters.routes import bp as clusters_bp  # issue 12: 批号聚集
+    app.register_blueprint(clusters_bp)
     from portal.catalog import bp as catalog_bp  # the product and batch register (issue 12)
     app.register_blueprint(catalog_bp)
     from portal.capa.routes import bp as capa_bp

@@ -446,11 +446,13 @@ def stored_texts() -> list[str]:
     from portal.extensions import db
     texts = set()
     for table in db.metadata.sorted_tables:
-        columns = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text))]
+        columns = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text, sa.JSON))]
         if not columns:
             continue
         for row in db.session.execute(sa.select(*columns)):
-            texts.update(v for v in row if isinstance(v, str) and HAN.search(v))
+            # A JSON list of names (a batch's shipped_regions) is data as much as a name column.
+            values = [x for v in row for x in (v if isinstance(v, list) else [v])]
+            texts.update(v for v in values if isinstance(v, str) and HAN.search(v))
     return sorted(texts, key=len, reverse=True)
 
 

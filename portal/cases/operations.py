@@ -23,6 +23,7 @@ from portal.cases.evidence import StoredFile
 from portal.cases.models import Attachment, Case, Category
 from portal.cases.numbering import next_number
 from portal.cases.states import STEP_ROLES, State, Step
+from portal.clusters import detection as clusters
 from portal.escalation import operations as escalation
 from portal.clock import as_utc, utcnow
 from portal.errors import AlreadySubmitted, Conflict, PermissionDenied, ValidationError
@@ -338,7 +339,8 @@ def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: 
         _commit(case, "registered", actor, {},
                 {"number": case.number, "channel": channel, **extra,
                  **{k: values[k] for k in values if values[k]}, "files": files_meta},
-                also=lambda seq: customer.acknowledge(case, seq))  # H4: the customer told
+                # H4: the customer told; issue 12: a batch cluster alerts quality once
+                also=lambda seq: customer.acknowledge(case, seq) + clusters.note_case(case))
     except sa.exc.IntegrityError:
         # Two sends of one form at the same moment: both passed the check above and the
         # unique key or token stopped the second. Nothing of it stays; it is told the first.
@@ -407,27 +409,38 @@ def trace_batch(case: Case, actor: User, version: int, *, unit_id: int | None = 
                 line: str | None = None, reason: str | None = None) -> Case:
     """Quality traces the batch number to its production department (a suggestion for dispatch).
 
-    A batch the register does not know (or knows without a department) is not a dead end:
-    quality names the department, and the line if known, by hand, with the reason."""
+    Without `unit_id` quality confirms what the batch register says (product, date, department,
+    line, shift, where it was shipped). With it quality names the department by hand, with the
+    reason: for a batch the register does not know (or knows without a department), or to
+    correct the register's answer (the timeline keeps both the register's and quality's)."""
     check(case, actor, "trace_batch", version)
+    from portal.batches.lookup import find_batch
+    batch = find_batch(case.batch_no)
+    known = batch is not None and batch.production_unit_id is not None
     if unit_id:
         unit = _department(unit_id, field="unit_id", message=_("请选择生产部门。"))
         _require({"reason": reason}, {"reason": _("判断依据")})
         where = f"{unit.name} {line or ''}".strip()
         before, after = _apply(case, {"suggested_unit_id": unit.id})
         after.update(line=line or None, reason=reason)
+        if known:
+            after["register"] = _trace_text(batch)
+            return _commit(case, "trace_corrected", actor, before, after,
+                           note=f"{where}（{_trace_text(batch)}）：{reason}", notify=False)
         return _commit(case, "batch_assigned", actor, before, after,
                        note=f"{where}：{reason}", notify=False)
-    from portal.batches.lookup import find_batch
-    batch = find_batch(case.batch_no)
-    if batch is None or batch.production_unit_id is None:
+    if not known:
         raise ValidationError(_("批号「%(no)s」在批次档案中查不到生产部门。请在下面选择生产部门，并写明判断依据。",
                                 no=case.batch_no or _("（未填）")),
                               {"unit_id": _("请选择生产部门")})
     before, after = _apply(case, {"suggested_unit_id": batch.production_unit_id, "batch_id": batch.id})
-    return _commit(case, "batch_traced", actor, before, after,
-                   note=f"{batch.batch_no} → {batch.production_unit.name} {batch.line or ''}".strip(),
-                   notify=False)
+    return _commit(case, "batch_traced", actor, before, after, note=_trace_text(batch), notify=False)
+
+
+def _trace_text(batch) -> str:
+    """The register's answer in one line of the timeline: "2026090110100 → 生产一部 1号线 早班"."""
+    where = " ".join(x for x in (batch.production_unit.name, batch.line, batch.shift) if x)
+    return f"{batch.batch_no} → {where}"
 
 
 def _department(unit_id: int | None, *, field: str = "unit_id", message: str | None = None) -> OrgUnit:

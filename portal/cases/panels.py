@@ -19,6 +19,7 @@ from portal.cases.compensation import decided_by, reason_texts
 from portal.cases.enums import Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.cases.models import Case, Category
 from portal.cases.states import State, Step
+from portal.clusters.queries import cluster_of_case
 from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures, event_label
 from portal.errors import ValidationError
 from portal.extensions import db
@@ -214,6 +215,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "customer_told": customer.told_of(case, messages),  # H4: the customer's SMS (portal/notify/customer.py)
         "ladder": escalation_history(case, messages),  # H5: the ladder level, why, reminders and escalations
         "pauses": case_pauses(case.id),  # H1: the case clocks' pauses (waiting on submitter/customer)
+        "cluster": cluster_of_case(case, current_user) if case.batch_no else None,  # issue 12: 批号聚集
     }
 
 

@@ -9,6 +9,7 @@ ACTION_LABELS = {
     "registered": N_("登记受理"), "verified": N_("核实成立"), "rejected": N_("核实不成立，不予受理"),
     "info_requested": N_("要求补充信息"), "info_supplied": N_("补充了信息"), "batch_traced": N_("批号追溯"),
     "dispatched": N_("分派责任部门"), "redispatched": N_("改派责任部门"), "batch_assigned": N_("人工指定生产部门"),
+    "trace_corrected": N_("更正批号追溯结果"),  # quality names another department than the register's
     "acknowledged": N_("首次跟进"), "proposed": N_("提出处理方案"),
     "approved": N_("领导批准"), "proposal_rejected": N_("领导驳回方案"), "implemented": N_("方案已实施"),
     "callback_unreached": N_("回访未联系上"), "callback_satisfied": N_("回访：顾客满意"),

@@ -7,7 +7,7 @@ from portal.extensions import db
 from portal.models_base import created_column, utc_column
 
 # What a message is about; reminders and escalations are cancelled when the step is left.
-KINDS = ("step", "reminder", "escalation", "hurry", "customer")
+KINDS = ("step", "reminder", "escalation", "hurry", "customer", "cluster")  # cluster: portal/clusters
 # Where it goes: a user's mail or phone, an address only (a customer's phone), a unit's group
 # robot (address = UnitRobot.id), or the portal's own bell (never sent).
 CHANNELS = ("email", "sms", "robot", "inapp")

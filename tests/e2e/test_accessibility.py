@@ -125,3 +125,21 @@ def test_english_pages(app, login_as, device):
     for path in ("/work", "/cases/", f"/cases/{case.number}"):
         check(page, path, failures)
     assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_quality_batch_cluster_pages(app, login_as, device):
+    """Issue 12: the cluster list, a cluster, the rule, and a case in a cluster at dispatch (the
+    trace panel with the register's answer); nothing wider than a phone's screen."""
+    name, ctx = device
+    import sqlalchemy as sa
+    from portal.clusters.models import BatchCluster
+    from portal.extensions import db
+    cases = [make_case_at("verified") for _ in range(3)]  # one batch: a cluster
+    cluster_id = db.session.execute(sa.select(BatchCluster.id)).scalar_one()
+    page = login_as("quality", **ctx)
+    failures: list[str] = []
+    for path in ("/clusters/", f"/clusters/{cluster_id}", "/clusters/rule", f"/cases/{cases[0].number}"):
+        check(page, path, failures)
+        if name == "phone" and page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+            failures.append(f"{path}: wider than the phone's screen")
+    assert not failures, f"{name}:\n" + "\n".join(failures)
