@@ -137,12 +137,19 @@ def sheet_pdf_path(sheet: CorrectiveAction, viewer, *, drafts: bool = True) -> P
     final = sheet_complete(sheet, signatures)
     if not final and not drafts:
         return None
-    # Chinese whatever the reader's language, as the sign-off sheet.
-    with force_locale("zh_CN"):
-        context = sheet_context(sheet, viewer, signatures)
-    context["draft"] = not final
-    # Which customers the reader sees, and how, is in the name as well as in the hash: a
-    # reader with fewer rights is never handed another view's file by a matching key.
-    view = sha256_of([c["customer"] for c in context["cases"]])[:8]
+
+    def context() -> dict:
+        # Chinese whatever the reader's language, as the sign-off sheet.
+        with force_locale("zh_CN"):
+            made = sheet_context(sheet, viewer, signatures)
+        made["draft"] = not final
+        return made
+
+    # Which customers the reader sees, and how, is in the name: a reader with fewer rights
+    # is never handed another view's file.
+    view = sha256_of([_customer(c, viewer) for c in sheet.cases])[:8]
+    # A closed sheet is frozen: its signatures say what it holds, so a download finds the
+    # file without building the sheet again. A draft is named by its content, which changes.
+    frozen = sha256_of([[s.id, s.content_hash] for s in signatures])[:16] if final else None
     return cached_pdf("ca_sheet", context, folder="ca",
-                      stem=f"{sheet.number}-{view}" + ("" if final else "-draft"))
+                      stem=f"{sheet.number}-{view}" + ("" if final else "-draft"), key=frozen)

@@ -78,7 +78,7 @@ def test_sheet_is_a_draft_until_the_verifier_signs(app, as_user, tmp_path):
 
 
 @needs_poppler
-def test_sheet_without_photos_is_small_and_its_download_is_cached(app, as_user, tmp_path):
+def test_closed_sheet_without_photos_is_small_and_downloads_as_signed_from_the_cache(app, as_user, tmp_path):
     sheet = make_sheet_at("closed")
     quality = as_user("quality")
     first = quality.get(f"/ca/{sheet.number}/pdf")
@@ -87,6 +87,10 @@ def test_sheet_without_photos_is_small_and_its_download_is_cached(app, as_user, 
     files = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in cache.glob(f"{sheet.number}-*.pdf")}
     assert len(files) == 1
     clock.travel(timedelta(minutes=5))  # a new render would print another 生成时间
+    # The closed sheet is frozen as signed: a later change of a name on it is not a new sheet.
+    owner = user("handler_prod1")
+    owner.name = "赵磊磊"
+    db.session.commit()
     again = quality.get(f"/ca/{sheet.number}/pdf")
     assert again.data == first.data
     assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in cache.glob(f"{sheet.number}-*.pdf")} == files
