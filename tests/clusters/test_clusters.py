@@ -304,3 +304,11 @@ def test_parallel_intakes_on_one_batch_open_one_cluster_and_alert_once(app):
     [cluster] = clusters()
     assert len(members(cluster)) == n + 2
     assert len(alerts()) == 4  # two quality users × mail and bell, once
+
+
+def test_the_alert_is_in_the_outbox_under_its_own_kind(app):
+    cluster_of_three()
+    admin, _token = signed_in(app, "admin")
+    page = admin.get("/admin/outbox?kind=cluster").get_data(as_text=True)
+    assert "批号聚集预警" in page  # the filter's option and the rows' kind
+    assert page.count(f"【批号预警】批号 {BATCH}") == 4
