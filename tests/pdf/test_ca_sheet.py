@@ -184,3 +184,32 @@ def test_8d_sheet_prints_team_containment_both_root_causes_and_the_return(app, a
     assert "发帽缺货无人补" in flat and "出厂检验不查发帽" in flat
     # The return is on paper: its signature in the record, with the leader's reason.
     assert "签字记录" in flat and "驳回" in flat and "围堵范围不够" in flat
+
+
+def ink_png(size, colour) -> bytes:
+    """A stroke on transparent ground, as a signature pad or a scanned seal gives."""
+    import io
+    from PIL import Image, ImageDraw
+    image = Image.new("RGBA", size, (255, 255, 255, 0))
+    ImageDraw.Draw(image).line([(10, size[1] - 20), (size[0] // 2, 15), (size[0] - 10, size[1] - 25)],
+                               fill=colour, width=8)
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@needs_poppler
+def test_leader_s_signature_and_seal_print_beside_the_printed_name(app, as_user, tmp_path):
+    import io
+    from werkzeug.datastructures import FileStorage
+    from portal.signing import faces
+    leader = user("leader_prod1")
+    for kind, png in (("signature", ink_png((600, 200), (20, 30, 120, 255))),
+                      ("seal", ink_png((300, 300), (20, 90, 40, 255)))):
+        faces.set_face(leader, kind, faces.store_upload(FileStorage(io.BytesIO(png), filename=f"{kind}.png"), kind))
+    sheet = make_sheet_at("approved")
+    pdf = download(as_user("quality"), sheet, tmp_path)
+    images = [row.split() for row in run("pdfimages", "-list", pdf).splitlines()[2:]]
+    # No photos on this sheet: the images are the leader's signature and seal in the 批准 box.
+    assert len([r for r in images if r[2] == "image"]) == 2, images
+    assert "陈刚" in text(pdf)  # the printed name stays beside them
