@@ -683,3 +683,24 @@ def make_sheet_at(stage: str, *, photos=(), owner=None, case_stage: str = "dispa
     if stage == "closed":
         return sheet
     raise ValueError(f"unknown stage {stage}")
+
+
+# ---------------------------------------------------------------- a real RQ worker process
+
+def start_burst_worker(app, tmp_path, *queues: str):
+    """`rq worker --burst` (it stops once its queues are empty) in a process of its own,
+    configured by the environment as production is, on this test's database, Redis and
+    upload folder; the caller waits for it (`communicate()`)."""
+    import os
+    import subprocess
+    import sys
+    from portal.extensions import db
+    url = db.engine.url
+    env = {**os.environ, "DATABASE_URL": url.render_as_string(hide_password=False),
+           "REDIS_URL": app.config["REDIS_URL"], "UPLOAD_DIR": str(app.config["UPLOAD_DIR"]),
+           "PDF_CACHE_DIR": str(app.config["PDF_CACHE_DIR"]), "SECRET_KEY": "worker-test-secret",
+           "PORTAL_INSTANCE": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT), "TZ": "Asia/Shanghai"}
+    return subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url",
+                             app.config["REDIS_URL"], *(queues or ("default",))],
+                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)

@@ -212,6 +212,7 @@ class Register:
 
     def __init__(self, kind: ImportKind):
         self.kind = kind
+        self.fields = rules.product_fields() if kind is ImportKind.PRODUCTS else rules.batch_fields()
         if kind is ImportKind.BATCHES:
             self.products = dict(db.session.execute(
                 sa.select(sa.func.upper(Product.code), Product.id)).all())
@@ -228,9 +229,9 @@ class Register:
     def check(self, raw: dict) -> tuple[dict, list[str]]:
         """A row's stored values, and its errors (each field's, in column order)."""
         if self.kind is ImportKind.PRODUCTS:
-            values, errors = rules.clean(raw, rules.product_fields())
+            values, errors = rules.clean(raw, self.fields)
             return values, list(errors.values())
-        values, errors = rules.clean(raw, rules.batch_fields())
+        values, errors = rules.clean(raw, self.fields)
         messages = []
         for column in COLUMNS[self.kind]:
             if column.name in errors:

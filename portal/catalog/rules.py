@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from portal.batches.lookup import normalise_batch_no
 from portal.clock import local, utcnow
@@ -36,6 +36,8 @@ class FieldError(Exception):
 
 def as_text(value) -> str:
     """A cell or form value as the text a person sees in it ('' for nothing)."""
+    if type(value) is str:  # nearly every cell: first, for 100,000-row files
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -49,7 +51,8 @@ def as_text(value) -> str:
     return str(value).strip()
 
 
-def text(value, label: str, max_len: int, required: bool = False) -> str | None:
+def text(value, label, max_len: int, required: bool = False) -> str | None:
+    """Text up to max_len; `label` is a lazy_gettext string, translated only for a message."""
     s = as_text(value)
     if not s:
         if required:
@@ -81,7 +84,8 @@ def product_code(value) -> str:
     return s.upper()
 
 
-def production_date(value) -> date:
+def production_date(value, today: date | None = None) -> date:
+    """A day from a date cell or text, not after `today` (Asia/Shanghai) nor before 2000."""
     if isinstance(value, datetime):
         day = value.date()
     elif isinstance(value, date):
@@ -93,8 +97,7 @@ def production_date(value) -> date:
         day = _parse_date(s)
         if day is None:
             raise FieldError(_("生产日期「%(value)s」不是有效日期，请写成 2026-09-01。", value=s[:20]))
-    today = local(utcnow()).date()
-    if day > today:
+    if day > (today or local(utcnow()).date()):
         raise FieldError(_("生产日期 %(day)s 晚于今天。", day=day.isoformat()))
     if day < EARLIEST:
         raise FieldError(_("生产日期 %(day)s 早于 2000 年。", day=day.isoformat()))
@@ -103,6 +106,11 @@ def production_date(value) -> date:
 
 def _parse_date(s: str) -> date | None:
     s = s.split()[0].split("T")[0]  # a date written with its time: "2026-09-01 00:00:00"
+    if len(s) == 10 and s[4] == "-":
+        try:
+            return date.fromisoformat(s)  # most files; a tenth of strptime's cost
+        except ValueError:
+            return None
     for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(s, fmt).date()
@@ -155,17 +163,22 @@ def regions(value) -> list[str]:
     return names
 
 
+PRODUCT_NAME, SPEC, LINE, SHIFT = _l("产品名称"), _l("规格"), _l("生产线"), _l("班次")
+
+
 def product_fields() -> dict:
-    """The cleaners of a product's own fields (labels in the reader's language)."""
-    return {"code": product_code, "name": lambda v: text(v, _("产品名称"), 100, required=True),
-            "spec": lambda v: text(v, _("规格"), 100), "unit_price": unit_price}
+    """The cleaners of a product's own fields."""
+    return {"code": product_code, "name": lambda v: text(v, PRODUCT_NAME, 100, required=True),
+            "spec": lambda v: text(v, SPEC, 100), "unit_price": unit_price}
 
 
 def batch_fields() -> dict:
     """The cleaners of a batch's own fields; its product and department are looked up by
-    the caller (an id from the form, a code or a name from a spreadsheet)."""
-    return {"batch_no": batch_no, "production_date": production_date,
-            "line": lambda v: text(v, _("生产线"), 40), "shift": lambda v: text(v, _("班次"), 20),
+    the caller (an id from the form, a code or a name from a spreadsheet). Built once per
+    form or file: "today" is read once."""
+    today = local(utcnow()).date()
+    return {"batch_no": batch_no, "production_date": lambda v: production_date(v, today),
+            "line": lambda v: text(v, LINE, 40), "shift": lambda v: text(v, SHIFT, 20),
             "quantity": quantity, "shipped_regions": regions}
 
 

@@ -5,10 +5,7 @@ are stored as the text they are."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,9 +20,8 @@ from portal.catalog.importing import template_header
 from portal.catalog.models import ImportJob, ImportKind, ImportStatus
 from portal.extensions import db
 from portal.signing.models import AuditEvent
-from tests.conftest import count, signed_in
+from tests.conftest import count, signed_in, start_burst_worker
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADER = template_header(ImportKind.BATCHES)  # 批号, 产品编码, 生产日期, 生产部门, 生产线, 班次, 生产数量, 发往地区
 PROGRESS = re.compile(r'<progress max="(\d+)" value="(\d+)"')
 HTMX_STOP_POLLING = 286
@@ -142,20 +138,6 @@ def test_every_bad_row_is_reported_with_its_reason(app, work_queue):
     assert "其中 4 行有错误" in page
 
 
-def run_worker_process(app, tmp_path) -> subprocess.Popen:
-    """`rq worker --burst default` in a process of its own, configured by the environment as
-    production is, on this test's database, Redis and upload folder."""
-    url = db.engine.url
-    env = {**os.environ, "DATABASE_URL": url.render_as_string(hide_password=False),
-           "REDIS_URL": app.config["REDIS_URL"], "UPLOAD_DIR": str(app.config["UPLOAD_DIR"]),
-           "SECRET_KEY": "import-test", "PORTAL_INSTANCE": str(tmp_path / "instance"),
-           "PYTHONPATH": str(ROOT), "TZ": "Asia/Shanghai"}
-    return subprocess.Popen([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url",
-                             app.config["REDIS_URL"], "default"],
-                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-
-
 def test_a_good_10000_row_xlsx_imports_with_its_progress_shown(app, rq_redis, tmp_path):
     admin, token = signed_in(app, "admin")
     existing = db.session.execute(sa.select(Batch).where(Batch.batch_no == "2026090110100")).scalar_one()
@@ -167,7 +149,7 @@ def test_a_good_10000_row_xlsx_imports_with_its_progress_shown(app, rq_redis, tm
     first = admin.get(f"/catalog/import/{job.id}").get_data(as_text=True)
     assert "排队中" in first and 'hx-trigger="every 1s"' in first  # the page polls itself
 
-    worker = run_worker_process(app, tmp_path)
+    worker = start_burst_worker(app, tmp_path, "default")
     seen: list[tuple[int, int]] = []
     try:
         deadline = time.monotonic() + 180

@@ -143,3 +143,41 @@ def test_quality_batch_cluster_pages(app, login_as, device):
         if name == "phone" and page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
             failures.append(f"{path}: wider than the phone's screen")
     assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_product_and_batch_register_pages(app, login_as, device):
+    """Issue 12: the register's lists, forms (one refused), the import page and a refused
+    import's report, for the admin; quality's read-only list; none wider than a phone."""
+    name, ctx = device
+    import sqlalchemy as sa
+    from portal.batches.models import Batch, Product
+    from portal.catalog.models import ImportJob, ImportKind, ImportStatus
+    from portal.extensions import db
+    from tests.conftest import user
+    batch_id = db.session.execute(sa.select(Batch.id).limit(1)).scalar_one()
+    product_id = db.session.execute(sa.select(Product.id).limit(1)).scalar_one()
+    job = ImportJob(kind=ImportKind.BATCHES, status=ImportStatus.REFUSED, filename="批号.xlsx",
+                    stored_name="x.xlsx", sha256="0" * 64, created_by_id=user("admin").id, total_rows=3,
+                    done_rows=3, error_count=1, errors=[[3, "生产日期「2026-02-30」不是有效日期，请写成 2026-09-01。"]])
+    db.session.add(job)
+    db.session.commit()
+    failures: list[str] = []
+
+    def visit(page, path):
+        check(page, path, failures)
+        if name == "phone" and page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+            failures.append(f"{path}: wider than the phone's screen")
+
+    page = login_as("admin", **ctx)
+    for path in ("/catalog/batches", "/catalog/batches/new", f"/catalog/batches/{batch_id}", "/catalog/products",
+                 "/catalog/products/new", f"/catalog/products/{product_id}", "/catalog/import",
+                 f"/catalog/import/{job.id}"):
+        visit(page, path)
+    page.goto("/catalog/batches/new")
+    page.fill("#batch_no", "2026 11 01")
+    page.fill("#production_date", "2099-01-01")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    failures.extend(f"refused batch form: {line}" for line in serious_violations(page))
+    visit(login_as("quality", **ctx), "/catalog/batches")
+    assert not failures, f"{name}:\n" + "\n".join(failures)
