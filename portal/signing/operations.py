@@ -29,7 +29,11 @@ def sign(actor, password: str, *, meaning: SignatureMeaning, role: Role, object_
         seal_attachment_id=actor.seal_image_id)
     db.session.add(signature)
     db.session.flush()
+    # The images it was signed with go into the hash chain too, so which ones were used stays
+    # on record even if the signature row were edited afterwards.
+    faces = {k: v for k, v in (("image_attachment_id", signature.image_attachment_id),
+                               ("seal_attachment_id", signature.seal_attachment_id)) if v}
     audit.record("signed", actor=actor, object_type="signature", object_id=signature.id,
                  case_id=case_id, after={"meaning": meaning, "content_hash": signature.content_hash,
-                                         "object": f"{object_type}:{object_id}"})
+                                         "object": f"{object_type}:{object_id}", **faces})
     return signature

@@ -164,6 +164,12 @@ def test_each_signature_keeps_the_image_and_seal_it_was_signed_with(app):
     approve, sign_off = case_signatures(case)
     assert (approve.image_attachment_id, sign_off.image_attachment_id) == (first, second)
     assert approve.seal_attachment_id is not None and sign_off.seal_attachment_id is None
+    from portal.extensions import db
+    from portal.signing.models import AuditEvent
+    signed = db.session.execute(sa.select(AuditEvent).where(
+        AuditEvent.action == "signed", AuditEvent.object_id == approve.id)).scalar_one()
+    assert (signed.after["image_attachment_id"], signed.after["seal_attachment_id"]) == (
+        first, approve.seal_attachment_id)
     image, seal = face_paths(approve)
     assert image.read_bytes() == stored_bytes(first) and seal is not None
     assert face_paths(sign_off)[1] is None
@@ -224,6 +230,15 @@ def test_signoff_pdf_shows_the_signature_and_seal_beside_the_printed_name(app, t
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert fresh_user("leader_prod1").name in text
+
+
+def test_profile_page_in_english(app):
+    client, token = signed_in(app, "leader_prod1")
+    client.get("/lang/en")
+    html = client.get("/profile").get_data(as_text=True)
+    assert "My signature and seal" in html and "Write on the signature pad" in html
+    resp = post_face(client, token, "seal", file=b"GIF89a" + b"\0" * 40, name="seal.gif")
+    assert "is not a recognisable PNG or JPEG image" in resp.get_data(as_text=True)
 
 
 def test_profile_page_needs_a_login_and_its_forms_a_valid_token(app):
