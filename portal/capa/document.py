@@ -1,9 +1,10 @@
 """The corrective-action sheet as a PDF (pdf_templates/ca_sheet), cached by its content hash.
 
 Marked 草稿 until all three signatures are in (签发, 批准, 验证) and the sheet is closed; a
-closed sheet is frozen, so its file is rendered once. The customers of the cases it answers
-print as the reader's own page shows them: only for a case the reader may open, the phone
-masked unless their role sees it whole (portal.cases.access). Each such view is its own file.
+closed sheet is frozen, so its file is rendered once. Like the sheet's page, it names the
+cases it answers and no customer: a department correcting its production needs the
+complaint, not who made it. A case's details print only for a reader who may open that case
+(portal.cases.access), its number for everyone; each such view is its own file.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from portal.capa.operations import OBJECT_TYPE
 from portal.capa.states import Layout, SheetState
 from portal.cases import access as case_access
 from portal.cases import evidence
-from portal.cases.models import mask_phone
 from portal.clock import fmt
 from portal.extensions import db
 from portal.jsonutil import sha256_of
@@ -74,12 +74,13 @@ def _signature(s: Signature) -> dict:
             "image_path": str(image) if image else None, "seal_path": str(seal) if seal else None}
 
 
-def _customer(case, viewer) -> str:
-    """The customer as the reader's case page shows them; nothing for a case they cannot open."""
+def _case_row(case, viewer) -> dict:
+    """A case as the sheet's reader may see it: its number always, the rest if they may open it."""
     if viewer is not None and not case_access.can_view(case, viewer):
-        return ""
-    full = viewer is None or case_access.sees_full_phone(case, viewer)
-    return f"{case.customer_name} {case.customer_phone if full else mask_phone(case.customer_phone)}"
+        return {"number": case.number, "visible": False}
+    return {"number": case.number, "visible": True, "received_at": fmt(case.received_at)[:10],
+            "branch": case.branch.name if case.branch else "总部",
+            "quantity": "" if case.quantity is None else str(case.quantity), "description": case.description}
 
 
 def sheet_context(sheet: CorrectiveAction, viewer, signatures: list[Signature]) -> dict:
@@ -116,10 +117,7 @@ def sheet_context(sheet: CorrectiveAction, viewer, signatures: list[Signature]) 
             "root_cause_escape": sheet.root_cause_escape or "",
             "closure_note": sheet.closure_note or "",
         },
-        "cases": [{"number": c.number, "received_at": fmt(c.received_at)[:10],
-                   "branch": c.branch.name if c.branch else "总部", "customer": _customer(c, viewer),
-                   "description": c.description}
-                  for c in sheet.cases],
+        "cases": [_case_row(c, viewer) for c in sheet.cases],
         "photos": [{"path": str(evidence.thumb_path(a.token)), "caption": a.original_name}
                    for a in sheet.photos[:MAX_PHOTOS]
                    if evidence.ensure_renditions(a.token, a.stored_name) or evidence.thumb_path(a.token).exists()],
@@ -145,9 +143,10 @@ def sheet_pdf_path(sheet: CorrectiveAction, viewer, *, drafts: bool = True) -> P
         made["draft"] = not final
         return made
 
-    # Which customers the reader sees, and how, is in the name: a reader with fewer rights
-    # is never handed another view's file.
-    view = sha256_of([_customer(c, viewer) for c in sheet.cases])[:8]
+    # Which cases the reader may open is in the name: a reader with fewer rights is never
+    # handed another view's file.
+    view = sha256_of([[c.number, viewer is None or case_access.can_view(c, viewer)]
+                      for c in sheet.cases])[:8]
     # A closed sheet is frozen: its signatures say what it holds, so a download finds the
     # file without building the sheet again. A draft is named by its content, which changes.
     frozen = sha256_of([[s.id, s.content_hash] for s in signatures])[:16] if final else None
