@@ -217,3 +217,16 @@ def test_leader_s_signature_and_seal_print_beside_the_printed_name(app, as_user,
     # No photos on this sheet: the images are the leader's signature and seal in the 批准 box.
     assert len([r for r in images if r[2] == "image"]) == 2, images
     assert "陈刚" in text(pdf)  # the printed name stays beside them
+
+
+def test_sheet_for_a_whole_batch_prints_what_the_register_knows_of_it(app, as_user, tmp_path):
+    from portal.batches.lookup import find_batch
+    from tests.conftest import unit
+    sheet = capa.issue_sheet(user("quality"), PASSWORD, receiving_unit_id=unit("PROD1").id,
+                             nonconformity="同批号多起异物投诉", batch_no="2026090110100")
+    batch = find_batch("2026090110100")
+    flat = re.sub(r"\s+", "", text(download(as_user("quality"), sheet, tmp_path)))
+    assert "整批签发" in flat and "2026090110100" in flat
+    for shown in (batch.product.name, batch.production_date.isoformat(), batch.production_unit.name,
+                  batch.line, batch.shift, "、".join(batch.shipped_regions)):
+        assert shown in flat, shown
