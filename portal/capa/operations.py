@@ -14,10 +14,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
+from portal.batches.lookup import find_batch, normalise_batch_no
 from portal.capa import access
 from portal.capa.models import CorrectiveAction
 from portal.capa.numbering import next_number
 from portal.capa.states import MAX_WHYS, MOVES, Layout, SheetState
+from portal.cases import access as case_access
 from portal.cases.evidence import StoredFile
 from portal.cases.models import Attachment, Case
 from portal.clock import SHANGHAI, fmt, local, utcnow
@@ -186,7 +188,6 @@ def _issued_with(issue_key: str | None) -> str | None:
 
 def cases_by_number(numbers: list[str], viewer: User) -> list[Case]:
     """The cases named on the form, each one the issuer may see; an unknown one is refused by number."""
-    from portal.cases import access as case_access
     wanted = list(dict.fromkeys(n.strip().upper() for n in numbers if n and n.strip()))
     if not wanted:
         return []
@@ -220,7 +221,6 @@ def issue_sheet(actor: User, password: str, *, receiving_unit_id: int | None, no
     if (number := _issued_with(issue_key)) is not None:
         raise AlreadyIssued(number)
     cases = cases_by_number(list(case_numbers), actor)
-    from portal.batches.lookup import find_batch, normalise_batch_no
     batch_no = normalise_batch_no(batch_no) or next((c.batch_no for c in cases if c.batch_no), None)
     if not cases and not batch_no:
         message = _("请填写涉及的投诉编号或生产批号。")

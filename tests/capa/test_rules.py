@@ -17,7 +17,7 @@ from portal.errors import ValidationError
 from portal.extensions import db
 from portal.signing.audit import verify_chain
 from portal.signing.models import AuditEvent, Signature
-from tests.capa.conftest import WHYS, fresh, issue, post, respond_form, sheet_at
+from tests.capa.conftest import WHYS, approve, fresh, issue, post, respond, respond_form, sheet_at
 from tests.conftest import PASSWORD, count, make_case, signed_in, unit, user
 
 
@@ -95,6 +95,19 @@ def test_verification_date_must_follow_the_approval(app):
     assert fresh(sheet.number).state == SheetState.APPROVED
 
 
+def test_new_form_from_several_cases_names_them_all(app):
+    a, b = make_case(customer_name="甲"), make_case(customer_name="乙", batch_no="2026090110101")
+    client, _t = signed_in(app, "quality")
+    page = client.get(f"/ca/new?case={a.number}&case={b.number}").get_data(as_text=True)
+    assert f"{a.number}\n{b.number}" in page
+    sheet = issue([a.number, b.number])
+    assert [c.number for c in sheet.cases] == [a.number, b.number]
+    for case in (a, b):  # each case's page lists the sheet
+        assert f'href="/ca/{sheet.number}"' in client.get(f"/cases/{case.number}").get_data(as_text=True)
+    rep, _t = signed_in(app, "rep_cd")
+    assert client.get("/ca/new").status_code == 200 and rep.get("/ca/new").status_code == 403
+
+
 def test_one_sheet_for_a_whole_batch_links_its_cases(app):
     cases = [make_case(customer_name=f"顾客{i}") for i in range(3)]
     make_case(batch_no="2026090110101")  # another batch: not on the sheet
@@ -152,3 +165,29 @@ def test_issue_form_sent_twice_issues_one_sheet(app):
     assert again.headers["Location"] == first.headers["Location"]
     assert count(CorrectiveAction) == 1 and count(SheetCounter) == 1
     assert "这份纠正预防单已经签发过" in client.get(again.headers["Location"]).get_data(as_text=True)
+
+
+def test_time_limits_count_working_days_of_the_holiday_calendar(app):
+    """Issued on a Friday at 16:00: the answer is due three working days on (Wednesday 16:00);
+    answered at once, the leader's one working day ends on Monday 16:00; quality verifies within
+    five working days after the owner's date (the end of that day)."""
+    from datetime import datetime, time, timedelta
+
+    from portal import clock
+    from portal.sla.models import Holiday
+    db.session.execute(sa.delete(Holiday))  # weekends only: the test must not meet a festival
+    db.session.commit()
+    now = local(utcnow())
+    friday = (now + timedelta(days=(4 - now.weekday()) % 7 + 7)).replace(hour=16, minute=0, second=0,
+                                                                         microsecond=0)
+    clock.travel(friday - now)
+
+    def due(sheet):
+        return local(sheet.due_at).replace(second=0, microsecond=0)
+    sheet = sheet_at("issued")
+    assert due(sheet) == friday + timedelta(days=5)  # Mon, Tue, Wed
+    respond(sheet)
+    assert due(sheet) == friday + timedelta(days=3)  # Monday 16:00
+    approve(sheet)
+    # The owner's date is a week after the Friday; five working days after its end.
+    assert due(sheet) == datetime.combine(sheet.due_date + timedelta(days=7), time(17, 30), SHANGHAI)
