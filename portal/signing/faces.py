@@ -55,14 +55,30 @@ def _normalise(data: bytes, name: str, kind: str) -> bytes:
         raise ValidationError(_("「%(name)s」不是可识别的 PNG 或 JPEG 图片（内容与格式不符或已损坏）。", name=name))
     img = ImageOps.exif_transpose(img)
     img = img.convert("RGBA") if "A" in img.getbands() or img.mode == "P" else img.convert("RGB")
-    ink = img.getchannel("A").getbbox() if img.mode == "RGBA" else ImageOps.invert(img.convert("L")).getbbox()
+    ink = _ink_box(img)
     if ink is None:
         raise ValidationError(_("图片是空白的：请上传或写下您的签名。") if kind == "signature"
                               else _("图片是空白的：请上传您的印章图片。"))
+    # Cropped to the ink with a small margin: a photo of a signature on a sheet of paper
+    # would otherwise print as a speck in the middle of its box.
+    pad = max(4, (ink[2] - ink[0] + ink[3] - ink[1]) // 40)
+    img = img.crop((max(0, ink[0] - pad), max(0, ink[1] - pad),
+                    min(img.width, ink[2] + pad), min(img.height, ink[3] + pad)))
     img.thumbnail(KINDS[kind][2])
     out = io.BytesIO()
     img.save(out, "PNG", optimize=True)
     return out.getvalue()
+
+
+def _ink_box(img: Image.Image) -> tuple[int, int, int, int] | None:
+    """Where the ink is: what is clearly darker than white once laid on white paper (a
+    transparent ground counts as paper; JPEG's faint noise around white does not count)."""
+    paper = Image.new("RGB", img.size, "white")
+    if img.mode == "RGBA":
+        paper.paste(img, mask=img.getchannel("A"))
+    else:
+        paper = img
+    return ImageOps.invert(paper.convert("L")).point(lambda v: 255 if v > 32 else 0).getbbox()
 
 
 def _store(data: bytes, name: str, kind: str) -> evidence.StoredFile:

@@ -106,6 +106,20 @@ def test_uploaded_seal_is_kept_upright_small_and_without_gps(app):
     assert att.original_name == "印章照片.png"
 
 
+def test_a_photo_of_a_signature_on_paper_is_cropped_to_the_ink(app):
+    """A phone photo of a sheet with the signature in the middle: the kept image is the
+    signature, not the sheet (JPEG noise on the paper does not count as ink)."""
+    photo = Image.new("RGB", (3000, 2000), (250, 250, 248))
+    ImageDraw.Draw(photo).line([(1200, 1000), (1500, 900), (1800, 1050)], fill=(20, 20, 60), width=12)
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=70)
+    client, token = signed_in(app, "leader_prod1")
+    assert post_face(client, token, "signature", file=buf.getvalue(), name="签名照片.jpg").status_code == 302
+    kept = Image.open(io.BytesIO(stored_bytes(fresh_user("leader_prod1").signature_image_id)))
+    # 600 × 150 of ink plus a small margin, not 3000 × 2000 of paper shrunk to 600 × 400.
+    assert 600 <= kept.width <= 680 and 150 <= kept.height <= 200
+
+
 @pytest.mark.parametrize("kind, kwargs, message", [
     ("signature", {"drawn": "not a data url"}, "没有收到签名"),
     ("signature", {"drawn": "data:image/png;base64,@@@@"}, "签名数据已损坏"),
