@@ -19,3 +19,8 @@ from jobs.cleanup import purge_staged_uploads  # noqa: E402
 
 # Nightly: files staged in forms that were never submitted.
 cron.register(purge_staged_uploads, queue_name="default", cron="30 3 * * *")
+
+from jobs.capa import remind_overdue_sheets  # noqa: E402
+
+# Every quarter of an hour: corrective-action sheets past their time limit (once per step).
+cron.register(remind_overdue_sheets, queue_name="notify", cron="*/15 * * * *", ttl=900)

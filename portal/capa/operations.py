@@ -18,11 +18,11 @@ from portal.batches.lookup import find_batch, normalise_batch_no
 from portal.capa import access
 from portal.capa.models import CorrectiveAction
 from portal.capa.numbering import next_number
-from portal.capa.states import MAX_WHYS, MOVES, Layout, SheetState
+from portal.capa.states import MAX_WHYS, MOVES, OPEN_STATES, Layout, SheetState
 from portal.cases import access as case_access
 from portal.cases.evidence import StoredFile
 from portal.cases.models import Attachment, Case
-from portal.clock import SHANGHAI, fmt, local, utcnow
+from portal.clock import SHANGHAI, as_utc, fmt, local, utcnow
 from portal.errors import Conflict, PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.jsonutil import jsonable
@@ -388,3 +388,32 @@ def verify(sheet: CorrectiveAction, actor: User, version: int, *, password: str,
         after["files"] = _attach(sheet, list(files), actor)
     return _commit(sheet, "ca_verified" if effective else "ca_not_effective", actor, before, after,
                    note=None if effective else reason)
+
+
+# ---------------------------------------------------------------- the clock (jobs/capa.py)
+
+def remind_overdue(now: datetime | None = None) -> int:
+    """Tell whoever an overdue sheet waits for, and quality who issued it, once per step and
+    due time (the outbox key): a sheet left lying is noticed without anybody looking for it.
+    Nothing on the sheet changes. Returns how many messages were written."""
+    now = now or utcnow()
+    sheets = db.session.execute(sa.select(CorrectiveAction).where(
+        CorrectiveAction.state.in_(sorted(OPEN_STATES)), CorrectiveAction.due_at < now)
+        .order_by(CorrectiveAction.due_at)).scalars().all()
+    messages = []
+    for sheet in sheets:
+        people = {u.id: u for u in [*access.holders(sheet), sheet.issued_by] if u.active}
+        with force_locale("zh_CN"):
+            state = sheet.state.label
+        stamp = int(as_utc(sheet.due_at).timestamp())
+        messages += notify_users(
+            people.values(), key_prefix=f"ca:{sheet.id}:{sheet.state.value}:overdue:{stamp}",
+            subject=f"【纠正预防单】{sheet.number} 已超时：{state}",
+            body=(f"纠正预防单 {sheet.number}（{sheet.receiving_unit.name}）{state}，时限 {fmt(sheet.due_at)} "
+                  f"已过。{sheet_link(sheet.number)}"),
+            case_id=None, channels=CHANNELS, kind="reminder")
+    db.session.flush()
+    ids = [m.id for m in messages if m.channel != "inapp"]
+    db.session.commit()
+    hand_to_workers(ids)
+    return len(messages)

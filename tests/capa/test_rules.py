@@ -191,3 +191,20 @@ def test_time_limits_count_working_days_of_the_holiday_calendar(app):
     approve(sheet)
     # The owner's date is a week after the Friday; five working days after its end.
     assert due(sheet) == datetime.combine(sheet.due_date + timedelta(days=7), time(17, 30), SHANGHAI)
+
+
+def test_overdue_sheet_tells_its_holders_and_issuer_once(app):
+    from datetime import timedelta
+
+    from portal import clock
+    from portal.notify.models import OutboxMessage
+    sheet = sheet_at("issued")
+    assert ops.remind_overdue() == 0
+    clock.travel(timedelta(days=8))  # past three working days, whatever the weekday
+    assert ops.remind_overdue() > 0
+    assert ops.remind_overdue() == 0  # once per step and due time
+    told = db.session.execute(sa.select(OutboxMessage.recipient_id).where(
+        OutboxMessage.kind == "reminder", OutboxMessage.channel == "inapp",
+        OutboxMessage.key.startswith(f"ca:{sheet.id}:"))).scalars().all()
+    assert sorted(told) == sorted([user("handler_prod1").id, user("quality").id])
+    assert fresh(sheet.number).version == sheet.version
