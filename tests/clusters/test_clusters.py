@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.notify.delivery import deliver_messages
 from portal.notify.models import OutboxMessage
 from portal.signing.models import AuditEvent
-from tests.conftest import csrf_from, make_case, signed_in, unit, user
+from tests.conftest import PASSWORD, csrf_from, make_case, signed_in, unit, user
 
 BATCH = "2026090110100"  # 三鲜水饺, 生产一部 1号线 早班 in the demo register
 QUALITY = ("quality", "leader_qa")  # every active quality user is told
@@ -312,3 +312,14 @@ def test_the_alert_is_in_the_outbox_under_its_own_kind(app):
     page = admin.get("/admin/outbox?kind=cluster").get_data(as_text=True)
     assert "批号聚集预警" in page  # the filter's option and the rows' kind
     assert page.count(f"【批号预警】批号 {BATCH}") == 4
+
+
+def test_the_cluster_page_lists_the_sheets_issued_for_its_batch(app):
+    from portal.capa import operations as capa
+    cluster, _cases = cluster_of_three()
+    client, _token = signed_in(app, "quality")
+    assert "该批号尚未开纠正预防单。" in client.get(f"/clusters/{cluster.id}").get_data(as_text=True)
+    sheet = capa.issue_sheet(user("quality"), PASSWORD, receiving_unit_id=unit("PROD1").id,
+                             nonconformity="同批号三起头发异物投诉。", batch_no=BATCH, cluster_id=cluster.id)
+    page = client.get(f"/clusters/{cluster.id}").get_data(as_text=True)
+    assert f'href="/ca/{sheet.number}"' in page
