@@ -20,8 +20,9 @@ from portal.cases import access, audience
 from portal.cases.compensation import approval_unit_id, assess, assess_case, reason_texts
 from portal.cases.enums import Channel, Kind, Klass, Responsibility, SettlementForm, Validity
 from portal.cases.evidence import StoredFile
-from portal.cases.models import Attachment, Case, Category
+from portal.cases.models import Attachment, Case
 from portal.cases.numbering import next_number
+from portal.cases.reference import usable_category
 from portal.cases.states import STEP_ROLES, State, Step
 from portal.clusters import detection as clusters
 from portal.escalation import operations as escalation
@@ -373,8 +374,7 @@ def verify_case(case: Case, actor: User, version: int, *, validity: Validity, ki
                        also=lambda seq: customer.tell_closed(case, seq))  # H4: the customer told
     _require({"kind": kind, "klass": klass, "category_id": category_id},
              {"kind": _("投诉性质"), "klass": _("投诉类别"), "category_id": _("原因分类")})
-    if db.session.get(Category, category_id) is None:
-        raise ValidationError(_("原因分类不存在。"), {"category_id": _("原因分类不存在")})
+    usable_category(category_id, case.category_id)
     changes.update(kind=kind, klass=klass, category_id=category_id, state=State.VERIFIED)
     if urgent is not None:
         changes["urgent"] = urgent
@@ -561,9 +561,7 @@ def settle_on_spot(case: Case, actor: User, version: int, *, klass: Klass | None
     _require({"klass": klass, "category_id": category_id, "solution_form": solution_form, "text": text},
              {"klass": _("投诉类别"), "category_id": _("原因分类"), "solution_form": _("处理方式"),
               "text": _("现场处理情况")})
-    category = db.session.get(Category, category_id)
-    if category is None:
-        raise ValidationError(_("原因分类不存在。"), {"category_id": _("原因分类不存在")})
+    category = usable_category(category_id, case.category_id)
     if case.branch_id is None:
         raise ValidationError(_("投诉没有所属分公司，不能现场处理。"))
     _check_amounts(product_qty=product_qty, multiple=multiple, cash=cash)

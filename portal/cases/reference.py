@@ -68,6 +68,22 @@ def _category_state(c: Category) -> dict:
     return {"code": c.code, "name": c.name, "parent_id": c.parent_id, "sort": c.sort, "active": c.active}
 
 
+def usable_category(category_id, current_id: int | None = None) -> Category:
+    """The category a case may be filed under: one that exists and is offered (active, under
+    an active cause). The one a case already has stays usable after a deactivation."""
+    try:
+        c = db.session.get(Category, int(category_id)) if category_id else None
+    except (TypeError, ValueError):
+        c = None
+    if c is None:
+        raise ValidationError(_("原因分类不存在。"), {"category_id": _("原因分类不存在")})
+    offered = c.active and (c.parent is None or c.parent.active)
+    if not offered and c.id != current_id:
+        raise ValidationError(_("原因分类「%(name)s」已停用，请选择其他分类。", name=c.full_name),
+                              {"category_id": _("原因分类已停用")})
+    return c
+
+
 def category_in_use(c: Category) -> dict[str, int]:
     """How many cases and rules name the category, and how many kinds it has."""
     def n(stmt):

@@ -13,7 +13,7 @@ from portal.cases.models import Category, CompensationRule
 from portal.extensions import db
 from portal.signing.audit import verify_chain
 from portal.signing.models import AuditEvent
-from tests.conftest import category, count, make_case_at, signed_in
+from tests.conftest import category, count, footprint, make_case_at, post_step, signed_in
 
 
 @pytest.fixture
@@ -148,6 +148,27 @@ def test_a_category_in_use_is_never_deleted_only_deactivated(app, admin):
     assert post(admin, f"/admin/categories/{ice_id}/delete").status_code == 303
     assert fresh(Category, ice_id) is None and last_event().action == "category_deleted"
     assert verify_chain()[0]
+
+
+def test_a_deactivated_category_is_refused_when_a_case_is_verified(app, admin):
+    """Not offered in the verify form, and refused by the operation itself (any caller)."""
+    from portal.cases import operations as ops
+    from portal.cases.enums import Kind, Validity
+    from portal.errors import ValidationError
+    from tests.conftest import user
+    foreign = category("quality.foreign_object")
+    case = make_case_at("new")
+    client, token = signed_in(app, "desk")
+    assert post(admin, f"/admin/categories/{foreign.id}/active", active="0").status_code == 303
+    before = footprint(case)
+    resp = post_step(client, token, case, "verify", validity="valid", kind="complaint", klass="major",
+                     category_id=str(foreign.id))
+    assert resp.status_code == 400 and footprint(case) == before
+    with pytest.raises(ValidationError, match="原因分类「产品质量 / 异物」已停用，请选择其他分类。"):
+        ops.verify_case(case, user("desk"), case.version, validity=Validity.VALID, kind=Kind.COMPLAINT,
+                        klass=Klass.MAJOR, category_id=foreign.id)
+    db.session.rollback()
+    assert footprint(case) == before
 
 
 def test_a_kind_cannot_be_reactivated_under_a_deactivated_cause(app, admin):
