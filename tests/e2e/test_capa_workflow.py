@@ -29,7 +29,7 @@ def test_sheet_through_its_workflow_leader_signs_on_a_phone(app, login_as):
 
     # Quality opens the sheet from the case page; the form starts from the case.
     quality.goto(f"/cases/{case.number}")
-    quality.locator("#case-sheets").get_by_role("link", name="开纠正预防单").click()
+    quality.locator("#case-sheets").get_by_role("link", name="开纠正预防单", exact=True).click()
     expect(quality.locator("#case_numbers")).to_have_value(case.number)
     quality.locator("#receiving_unit_id").select_option(label="生产一部")
     quality.locator("#password").fill(PASSWORD)
@@ -55,6 +55,9 @@ def test_sheet_through_its_workflow_leader_signs_on_a_phone(app, login_as):
     leader.get_by_role("link", name=number).click()
     expect(panel(leader, "approve")).to_be_visible()
     assert leader.evaluate("document.scrollingElement.scrollWidth") <= 390
+    submit_panel(leader, "approve", button="批准并签名")  # forgot the password: told in the panel
+    expect(panel(leader, "approve")).to_contain_text("签名须输入您的登录密码")
+    expect(sheet_pill(leader)).to_have_text("待部门领导批准")
     panel(leader, "approve").locator("#approve-password").fill(PASSWORD)
     submit_panel(leader, "approve", button="批准并签名")
     expect(sheet_pill(leader)).to_have_text("待品保验证")
