@@ -58,10 +58,6 @@ def sheet_complete(sheet: CorrectiveAction, signatures: list[Signature] | None =
     return sheet.state == SheetState.CLOSED and all(m in meanings for m, _ in SLOTS)
 
 
-def _d(value) -> str:
-    return value.isoformat() if value else ""
-
-
 def _name(user) -> str:
     return user.name if user else ""
 
@@ -96,17 +92,17 @@ def sheet_context(sheet: CorrectiveAction, viewer, signatures: list[Signature]) 
             "issuing_unit": sheet.issuing_unit.name, "issued_by": _name(sheet.issued_by),
             "issued_at": fmt(sheet.issued_at), "receiving_unit": sheet.receiving_unit.name,
             "product": sheet.product.display if sheet.product else (sheet.product_name or ""),
-            "batch_no": sheet.batch_no or "", "production_date": _d(sheet.production_date),
+            "batch_no": sheet.batch_no or "", "production_date": sheet.production_date,
             "production_unit": batch.production_unit.name if batch and batch.production_unit else "",
             "line": batch.line if batch else "", "shift": batch.shift if batch else "",
             "shipped_regions": "、".join(batch.shipped_regions or []) if batch else "",
             "nonconformity": sheet.nonconformity, "investigation": sheet.investigation or "",
             "whys": list(sheet.whys or []), "correction": sheet.correction or "",
             "prevention": sheet.prevention or "", "owner": _name(sheet.owner),
-            "due_date": _d(sheet.due_date), "responded_by": _name(sheet.responded_by),
+            "due_date": sheet.due_date, "responded_by": _name(sheet.responded_by),
             "responded_at": fmt(sheet.responded_at), "effective": effective,
             "verification_evidence": sheet.verification_evidence or "",
-            "verified_on": _d(sheet.verified_on), "verified_by": _name(sheet.verified_by),
+            "verified_on": sheet.verified_on, "verified_by": _name(sheet.verified_by),
             "closed_at": fmt(sheet.closed_at), "return_reason": sheet.return_reason or "",
             "team": "、".join(f"{m.get('name')}（{m['role']}）" if m.get("role") else m.get("name", "")
                              for m in sheet.team or []),
