@@ -6,7 +6,7 @@ from pathlib import Path
 
 from portal.cases.documents import signoff_pdf_path
 from tests.conftest import make_case_at
-from tests.pdf.pdfcheck import needs_poppler, pages, text, watermark_red
+from tests.pdf.pdfcheck import fonts, ink, needs_poppler, pages, text, watermark_red, write
 
 FULL, MASKED = "13912345678", "139****5678"
 
@@ -72,3 +72,29 @@ def test_flask_pdf_refuses_unknown_numbers_and_viewers_without_access(app, runne
     result = runner.invoke(args=["pdf", case.number, "-o", str(out), "--as", "nobody"])
     assert result.exit_code != 0 and "没有用户 nobody" in result.output
     assert not Path(out).exists()
+
+
+@needs_poppler
+def test_signed_sheet_holds_number_department_and_signers_in_the_embedded_face(app, as_user, tmp_path):
+    case = make_case_at("closed")
+    resp = as_user("desk").get(f"/cases/{case.number}/signoff.pdf")
+    pdf = write(tmp_path / "signed.pdf", resp.data)
+    faces = fonts(pdf)
+    assert faces and all(embedded for _, embedded in faces), faces
+    assert {name for name, _ in faces} <= {"Portal-CJK", "Portal-CJK-Bold"}, faces  # nothing else
+    printed = text(pdf)
+    assert case.number in printed and "生产一部" in printed
+    assert "陈刚" in printed  # approved and signed off by 生产一部's leader
+    assert ink(pages(pdf)[0]) > 0.03
+
+
+@needs_poppler
+def test_rare_customer_name_pulls_in_the_full_face_only_for_that_sheet(app, as_user, tmp_path):
+    from tests.conftest import make_case
+    rare = make_case(customer_name="张喆")
+    common = make_case()
+    for case in (rare, common):
+        case_pdf = signoff_pdf_path(case, full_phone=True, drafts=True)
+        full = "Portal-CJK-Full" in {name for name, _ in fonts(case_pdf)}
+        assert full == (case is rare), fonts(case_pdf)
+    assert "张喆" in text(signoff_pdf_path(rare, full_phone=True, drafts=True))
