@@ -34,6 +34,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
         from portal import dbping
         with app.app_context():
             dbping.install(db.engine)  # instead of pool_pre_ping's round trip per request
+        from portal import dbreads
+        dbreads.init_app(app, db)  # pages read without BEGIN / ROLLBACK
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"))
     csrf.init_app(app)
     htmx.init_app(app)
