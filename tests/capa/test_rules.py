@@ -208,3 +208,50 @@ def test_overdue_sheet_tells_its_holders_and_issuer_once(app):
         OutboxMessage.key.startswith(f"ca:{sheet.id}:"))).scalars().all()
     assert sorted(told) == sorted([user("handler_prod1").id, user("quality").id])
     assert fresh(sheet.number).version == sheet.version
+
+
+def test_two_handlers_answering_at_once_one_wins_nothing_lost(app):
+    """Two handlers of the department send their answers to the same page version at the
+    same moment: one answer stands, the other is told of the conflict; one event, no mix."""
+    from portal.errors import Conflict
+    from tests.conftest import make_user
+    make_user("handler_prod1b", "PROD1", ["handler"], name="孙伟")
+    sheet = sheet_at("issued")
+    number, version = sheet.number, sheet.version
+    start, results, lock = threading.Barrier(2), [], threading.Lock()
+
+    def answer(username: str, first_why: str):
+        try:
+            with app.app_context():
+                s = db.session.execute(sa.select(CorrectiveAction).where(
+                    CorrectiveAction.number == number)).scalar_one()
+                start.wait(timeout=30)
+                try:
+                    ops.respond(s, user(username), version, investigation="当日记录", whys=[first_why],
+                                correction="隔离", prevention="点检", owner_id=user(username).id,
+                                due_date=local(utcnow()).date())
+                    outcome = "ok"
+                except Conflict as exc:
+                    outcome = exc.message
+                with lock:
+                    results.append((username, first_why, outcome))
+                db.session.remove()
+        except Exception:  # noqa: BLE001 - reported below
+            with lock:
+                results.append((username, first_why, traceback.format_exc()))
+
+    threads = [threading.Thread(target=answer, args=a) for a in
+               (("handler_prod1", "甲的原因"), ("handler_prod1b", "乙的原因"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    winners = [r for r in results if r[2] == "ok"]
+    losers = [r for r in results if r[2] != "ok"]
+    assert len(winners) == 1 and len(losers) == 1, results
+    assert f"纠正预防单 {number}" in losers[0][2]
+    s = fresh(number)
+    assert s.whys == [winners[0][1]] and s.responded_by.username == winners[0][0]
+    events = db.session.execute(sa.select(AuditEvent.action).where(
+        AuditEvent.object_type == "corrective_action", AuditEvent.object_id == s.id)).scalars().all()
+    assert events == ["ca_issued", "ca_responded"]
