@@ -58,12 +58,14 @@ def _verify_due(now: datetime, owner_date: date | None) -> datetime:
 
 # ---------------------------------------------------------------- checks and bookkeeping
 
-def _check(sheet: CorrectiveAction, actor: User, to: SheetState, version, label: str) -> None:
-    """Refuse, with the reason, a move the actor may not make now (visibility is the view's 404)."""
+def _check(sheet: CorrectiveAction, actor: User, to: SheetState, version, label: str,
+           only_from: SheetState | None = None) -> None:
+    """Refuse, with the reason, a move the actor may not make now (visibility is the view's 404).
+    `only_from`: a move that reaches `to` from one state only (the leader's send back)."""
     if version is not None and int(version) != sheet.version:
         raise Conflict(_("纠正预防单 %(number)s 已被他人修改，当前状态为「%(state)s」。请查看最新内容后再操作。",
                          number=sheet.number, state=sheet.state.label))
-    if to not in MOVES[sheet.state]:
+    if to not in MOVES[sheet.state] or only_from not in (None, sheet.state):
         raise Conflict(_("纠正预防单 %(number)s 当前状态为「%(state)s」，不能%(action)s。",
                          number=sheet.number, state=sheet.state.label, action=label))
     if not access.may_act(sheet, actor):
@@ -337,10 +339,7 @@ def approve(sheet: CorrectiveAction, actor: User, version: int, *, password: str
 def send_back(sheet: CorrectiveAction, actor: User, version: int, *, password: str,
               comment: str) -> CorrectiveAction:
     """The leader does not accept the answer: back to the department's handlers, signed."""
-    _check(sheet, actor, SheetState.RETURNED, version, _("退回"))
-    if sheet.state != SheetState.RESPONDED:
-        raise Conflict(_("纠正预防单 %(number)s 当前状态为「%(state)s」，不能%(action)s。",
-                         number=sheet.number, state=sheet.state.label, action=_("退回")))
+    _check(sheet, actor, SheetState.RETURNED, version, _("退回"), only_from=SheetState.RESPONDED)
     _require({"comment": comment}, {"comment": _("退回意见")})
     _sign(sheet, actor, password, SignatureMeaning.REJECT, Role.LEADER, comment)
     before, after = _apply(sheet, {"state": SheetState.RETURNED, "return_reason": comment,

@@ -1,6 +1,5 @@
-"""Sheet states: whom each waits for, and what may follow it."""
+"""Sheet states and what may follow each (whom each waits for: portal/capa/access.py WAITS)."""
 from portal.labels import LabeledEnum, N_
-from portal.org.enums import Role
 
 
 class SheetState(LabeledEnum):
@@ -16,15 +15,6 @@ class Layout(LabeledEnum):
     EIGHT_D = "8d", N_("8D 格式")
 
 
-# The role each open state waits for; the unit is the receiving department except at
-# verification, which is quality's.
-WAITS_FOR: dict[SheetState, Role] = {
-    SheetState.ISSUED: Role.HANDLER,
-    SheetState.RETURNED: Role.HANDLER,
-    SheetState.RESPONDED: Role.LEADER,
-    SheetState.APPROVED: Role.QUALITY,
-}
-
 MOVES: dict[SheetState, set[SheetState]] = {
     SheetState.ISSUED: {SheetState.RESPONDED},
     SheetState.RETURNED: {SheetState.RESPONDED},
@@ -33,5 +23,5 @@ MOVES: dict[SheetState, set[SheetState]] = {
     SheetState.CLOSED: set(),
 }
 
-OPEN_STATES = set(WAITS_FOR)
+OPEN_STATES = {SheetState.ISSUED, SheetState.RETURNED, SheetState.RESPONDED, SheetState.APPROVED}
 MAX_WHYS = 5

@@ -1,13 +1,16 @@
 """Who sees a sheet and who may act on it: scoping in the queries, the step's place in the check."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from portal.capa import access, queries
+from portal.capa import operations as ops
 from portal.capa.models import CorrectiveAction
 from portal.capa.states import SheetState
 from portal.cases import operations as case_ops
 from portal.cases.enums import Kind, Klass, Validity
+from portal.errors import Conflict
 from portal.extensions import db
 from tests.capa.conftest import issue, post, respond_form, sheet_at
 from tests.conftest import PASSWORD, category, make_case, signed_in, unit, user
@@ -66,3 +69,12 @@ def test_who_is_told_is_who_may_act_is_whose_list_shows_it(app):
                                                  access.waiting_clause(u))).first()}
         assert told == may == listed, stage
         assert told, stage
+
+
+def test_a_leader_who_is_also_quality_cannot_send_back_at_verification(app):
+    """王军 leads 品保部 and is quality: at verification he verifies, he does not "send back"."""
+    sheet = sheet_at("approved")
+    with pytest.raises(Conflict, match="不能退回"):
+        ops.send_back(sheet, user("leader_qa"), sheet.version, password=PASSWORD, comment="再看看")
+    db.session.rollback()
+    assert db.session.get(CorrectiveAction, sheet.id).state == SheetState.APPROVED

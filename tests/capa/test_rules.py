@@ -253,5 +253,6 @@ def test_two_handlers_answering_at_once_one_wins_nothing_lost(app):
     s = fresh(number)
     assert s.whys == [winners[0][1]] and s.responded_by.username == winners[0][0]
     events = db.session.execute(sa.select(AuditEvent.action).where(
-        AuditEvent.object_type == "corrective_action", AuditEvent.object_id == s.id)).scalars().all()
+        AuditEvent.object_type == "corrective_action", AuditEvent.object_id == s.id)
+        .order_by(AuditEvent.seq)).scalars().all()
     assert events == ["ca_issued", "ca_responded"]
