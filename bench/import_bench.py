@@ -9,9 +9,10 @@ upload takes (portal.catalog.importing.start_import: stored, job row, enqueued),
 `rq worker --burst --worker-class jobs.worker.PortalWorker default` process runs the job as
 production does (the worker builds the app, then forks a work-horse for the job). Reported: the job's time in the work-horse (RQ's started_at → ended_at),
 split into the check pass and the write pass (from the job row's status, polled); the
-work-horse's peak resident memory (VmHWM from /proc, read every 20 ms while it runs) and
-its resident memory when first seen just after the fork (the app, no rows yet), so the
-job's share is the difference. The rows are
+work-horse's peak resident memory (VmHWM from /proc, read every 20 ms while it runs), the
+worker's own before it forked (the app with WeasyPrint's fonts warm), and, from a second run
+of the same file in this process under tracemalloc, the peak of the Python heap the job
+itself allocates (--no-heap skips it). The rows are
 deleted again before each run (each run inserts all ROWS).
 
 Uses its own PostgreSQL database (default portal_import_bench, created, migrated and seeded
@@ -92,7 +93,7 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def run_one(app, env: dict, fmt: str, n: int, redis_url: str) -> dict:
+def run_one(app, env: dict, fmt: str, n: int, redis_url: str, heap: bool) -> dict:
     import sqlalchemy as sa
     from redis import Redis
     from rq.job import Job
@@ -119,7 +120,7 @@ def run_one(app, env: dict, fmt: str, n: int, redis_url: str) -> dict:
                                "--worker-class", "jobs.worker.PortalWorker", "default"],
                               cwd=benchlib.APP_ROOT, env=env, stdout=log,
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    horse_peak = worker_rss = horse_start = 0
+    horse_peak = worker_rss = 0
     horse_pid = None
     phases: dict[str, float] = {}
     last_status = None
@@ -128,8 +129,6 @@ def run_one(app, env: dict, fmt: str, n: int, redis_url: str) -> dict:
         while worker.poll() is None:
             kids = children(worker.pid)
             if kids:
-                if horse_pid is None:
-                    horse_start = vm_kib(kids[0], "VmRSS") or 0  # just forked: the app, no rows yet
                 horse_pid = kids[0]
                 horse_peak = max(horse_peak, vm_kib(horse_pid, "VmHWM") or 0)
             else:
@@ -160,11 +159,43 @@ def run_one(app, env: dict, fmt: str, n: int, redis_url: str) -> dict:
             "write_seconds": round(phases["done"] - phases["writing"], 2)
             if "writing" in phases and "done" in phases else None,
             "horse_peak_rss_mib": round(horse_peak / 1024, 1),
-            "horse_rss_at_start_mib": round(horse_start / 1024, 1),
             "worker_rss_before_fork_mib": round(worker_rss / 1024, 1),
-            "job_added_mib": round((horse_peak - horse_start) / 1024, 1),
         }
+    if heap:
+        result.update(heap_peak(app, content, fmt, redis_url))
     return result
+
+
+def heap_peak(app, content: bytes, fmt: str, redis_url: str) -> dict:
+    """The same import run in this process under tracemalloc: the peak of the Python heap the
+    job itself allocates (the work-horse's RSS also holds the app and WeasyPrint's fonts)."""
+    import tracemalloc
+
+    import sqlalchemy as sa
+    from redis import Redis
+    from rq import Queue
+    from werkzeug.datastructures import FileStorage
+
+    from portal.batches.models import Batch
+    from portal.catalog.importing import run_import, start_import
+    from portal.extensions import db
+    from portal.org.models import User
+
+    with app.app_context():
+        db.session.execute(sa.delete(Batch).where(Batch.batch_no.like(f"{PREFIX}%")))
+        db.session.commit()
+        admin = db.session.execute(sa.select(User).where(User.username == "admin")).unique().scalar_one()
+        job_id = start_import(admin, "batches", FileStorage(io.BytesIO(content), filename=f"bench.{fmt}")).id
+        Queue("default", connection=Redis.from_url(redis_url)).empty()  # run here, not by a worker
+        db.session.remove()
+        tracemalloc.start()
+        t0 = time.monotonic()
+        status = run_import(job_id)
+        seconds = time.monotonic() - t0
+        _size, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return {"in_process_status": status.value, "in_process_seconds_traced": round(seconds, 2),
+            "python_heap_peak_mib": round(peak / 2**20, 1)}
 
 
 def main() -> int:
@@ -172,6 +203,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--formats", default="csv,xlsx")
     parser.add_argument("--db", default=os.environ.get("BENCH_IMPORT_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--no-heap", action="store_true", help="skip the in-process tracemalloc run")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                         help="first wait up to S seconds for the machine to go quiet")
     args = parser.parse_args()
@@ -202,7 +234,7 @@ def main() -> int:
     runs = []
     with benchlib.CpuWatch(lambda: benchlib.postgres_pids(benchlib.db_name(args.db))) as cpu:
         for fmt in args.formats.split(","):
-            runs.append(run_one(app, env, fmt.strip(), args.rows, redis_url))
+            runs.append(run_one(app, env, fmt.strip(), args.rows, redis_url, not args.no_heap))
             print(runs[-1], flush=True)
     result = {"runs": runs, "cpu": cpu.result, "quiet_wait": quiet,
               "machine": benchlib.machine_conditions(), "busiest_processes": benchlib.top_other_processes()}

@@ -1,11 +1,12 @@
 """Import of products or batches from a CSV or XLSX file, run by a worker (jobs/imports.py).
 
-Two passes over the stored file. The first checks every row against the rules the admin's
-form applies (portal/catalog/rules.py) and reports its progress in ImportJob.done_rows,
-committed every PROGRESS_EVERY rows for the page that polls it. Only when no row is wrong
-does the second pass read the file again and write every row in one transaction, together
-with the job's outcome and its audit event: all rows or none. Reading twice instead of
-holding the checked rows keeps the worker's memory flat whatever the file's size.
+Two passes. The first reads the stored file and checks every row against the rules the
+admin's form applies (portal/catalog/rules.py), reporting its progress in
+ImportJob.done_rows, committed every PROGRESS_EVERY rows for the page that polls it; the
+checked rows go to a spool file beside the upload, so memory stays flat whatever the file's
+size and the file is parsed once. Only when no row is wrong does the second pass write
+every spooled row in one transaction, together with the job's outcome and its audit event:
+all rows or none.
 
 Cells are read for their values (openpyxl `data_only`, CSV as text): "=1+1" in a cell is the
 text "=1+1"; a formula is never evaluated (its value cached by the spreadsheet program is
@@ -16,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import pickle
 import re
 import secrets
 import zipfile
@@ -359,10 +361,19 @@ def _update(job_id: int, **values) -> None:
     db.session.commit()
 
 
+def _spool_of(path: Path) -> Path:
+    return path.with_name(path.name + ".rows")
+
+
 def _finish(job_id: int, status: ImportStatus, **values) -> None:
     _update(job_id, status=status, finished_at=utcnow(), **values)
-    job = db.session.get(ImportJob, job_id)
-    (import_dir() / job.stored_name).unlink(missing_ok=True)
+    _remove_files(db.session.get(ImportJob, job_id))
+
+
+def _remove_files(job: ImportJob) -> None:
+    path = import_dir() / job.stored_name
+    path.unlink(missing_ok=True)
+    _spool_of(path).unlink(missing_ok=True)
 
 
 def run_import(job_id: int) -> ImportStatus | None:
@@ -376,11 +387,11 @@ def run_import(job_id: int) -> ImportStatus | None:
     if not path.exists():
         _finish(job_id, ImportStatus.FAILED, message=_("上传的文件已不在服务器上，请重新上传。"))
         return ImportStatus.FAILED
-    kind = job.kind
+    register = Register(job.kind)
     _update(job_id, status=ImportStatus.CHECKING, total_rows=count_rows(path), done_rows=0,
             error_count=0, errors=None, message=None)
     try:
-        errors, rows = _check_all(job_id, path, Register(kind))
+        errors, rows = _check_all(job_id, path, register)
     except FileProblem as exc:
         db.session.rollback()
         _finish(job_id, ImportStatus.REFUSED, message=exc.message)
@@ -391,36 +402,47 @@ def run_import(job_id: int) -> ImportStatus | None:
         return ImportStatus.REFUSED
     _update(job_id, status=ImportStatus.WRITING, total_rows=rows, done_rows=rows)
     try:
-        _write_all(job_id, path, Register(kind))
+        _write_all(job_id, _spool_of(path), register)
     except IntegrityError:
         db.session.rollback()
         _finish(job_id, ImportStatus.FAILED, message=_(
             "写入时发现有编码或批号刚被他人录入，本次没有导入任何行。请重新上传该文件。"))
         return ImportStatus.FAILED
-    except FileProblem as exc:
-        db.session.rollback()
-        _finish(job_id, ImportStatus.FAILED, message=exc.message)
-        return ImportStatus.FAILED
     except Exception:
         db.session.rollback()
         _finish(job_id, ImportStatus.FAILED, message=_("导入时发生内部错误，没有导入任何行。请联系系统管理员。"))
         raise
-    (import_dir() / job.stored_name).unlink(missing_ok=True)
+    _remove_files(db.session.get(ImportJob, job_id))
     return ImportStatus.DONE
 
 
 def _check_all(job_id: int, path: Path, register: Register) -> tuple[list[tuple[int, str]], int]:
+    """The errors (row number, reasons) and the number of data rows; the good rows are
+    spooled for the write pass until the first error (after it nothing will be written)."""
     errors: list[tuple[int, str]] = []
     rows = 0
-    for number, _values, messages in checked_rows(path, register):
-        rows += 1
-        if messages:
-            errors.append((number, "；".join(messages)))
-        if rows % PROGRESS_EVERY == 0:
-            _update(job_id, done_rows=rows, error_count=len(errors))
+    with _spool_of(path).open("wb") as spool:
+        for number, values, messages in checked_rows(path, register):
+            rows += 1
+            if messages:
+                errors.append((number, "；".join(messages)))
+            elif not errors:
+                pickle.dump(values, spool, pickle.HIGHEST_PROTOCOL)
+            if rows % PROGRESS_EVERY == 0:
+                _update(job_id, done_rows=rows, error_count=len(errors))
     if rows == 0:
         raise FileProblem(_("文件只有表头，没有数据行。"))
     return errors, rows
+
+
+def _spooled(spool: Path) -> Iterator[dict]:
+    """The rows the check pass wrote (our own file, beside the upload)."""
+    with spool.open("rb") as f:
+        while True:
+            try:
+                yield pickle.load(f)
+            except EOFError:
+                return
 
 
 def _writer(register: Register) -> tuple[Callable, Callable]:
@@ -446,14 +468,13 @@ def _writer(register: Register) -> tuple[Callable, Callable]:
     return add, change
 
 
-def _write_all(job_id: int, path: Path, register: Register) -> tuple[int, int]:
-    """Every row in one transaction with the job's outcome and its audit event."""
+def _write_all(job_id: int, spool: Path, register: Register) -> tuple[int, int]:
+    """Every row in one transaction with the job's outcome and its audit event; a row whose
+    key is in the register updates that record."""
     add, change = _writer(register)
     new, old = [], []
     created = updated = 0
-    for _number, values, _errors in checked_rows(path, register):
-        if values is None:  # the file changed under us: refuse rather than write half
-            raise FileProblem(_("文件在检查后被改动，请重新上传。"))
+    for values in _spooled(spool):
         row_id = register.existing.get(register.key(values))
         if row_id is None:
             new.append(values)
