@@ -12,6 +12,7 @@ import binascii
 import io
 from pathlib import Path
 
+from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.datastructures import FileStorage
@@ -28,7 +29,10 @@ KINDS = {
     "seal": ("seal_image_id", "seal_attachment_id", (600, 600)),
 }
 FACE_FORMATS = {"PNG", "JPEG"}
-MAX_FACE_BYTES = 5 * 1024 * 1024
+# A drawing from the pad is a few tens of KB; an upload may be a phone photo of a signed
+# sheet or a stamped seal, limited like any evidence photo (MAX_FILE_BYTES).
+MAX_DRAWING_BYTES = 2 * 1024 * 1024
+DECODE_PX = 2400  # a JPEG is decoded at the smallest scale still this large (it ends ≤ 1200)
 DATA_URL_PREFIX = "data:image/png;base64,"
 
 
@@ -46,6 +50,9 @@ def _normalise(data: bytes, name: str, kind: str) -> bytes:
             raise ValidationError(_("「%(name)s」的格式不受支持：签名和印章只接受 PNG 或 JPEG 图片。", name=name))
         if img.width * img.height > evidence.MAX_PHOTO_PIXELS:
             raise evidence._too_many_pixels(name)
+        if img.format == "JPEG":
+            scale = min(1, DECODE_PX / max(img.size))  # proportional box: see ensure_renditions
+            img.draft("RGB", (max(1, int(img.width * scale)), max(1, int(img.height * scale))))
         img.load()
     except ValidationError:
         raise
@@ -92,7 +99,7 @@ def store_upload(file, kind: str) -> evidence.StoredFile:
     _kind(kind)
     name = evidence.clean_name(getattr(file, "filename", None))
     data = evidence._read_bounded(file.stream if hasattr(file, "stream") else file,
-                                  MAX_FACE_BYTES, name)
+                                  current_app.config["MAX_FILE_BYTES"], name)
     return _store(data, name, kind)
 
 
@@ -103,9 +110,9 @@ def store_drawing(data_url: str) -> evidence.StoredFile:
     if not data_url.startswith(DATA_URL_PREFIX):
         raise ValidationError(_("没有收到签名：请在签名板上写下您的签名。"))
     encoded = data_url[len(DATA_URL_PREFIX):]
-    if len(encoded) > MAX_FACE_BYTES * 4 // 3 + 4:
+    if len(encoded) > MAX_DRAWING_BYTES * 4 // 3 + 4:
         raise ValidationError(_("文件「%(name)s」超过单个文件 %(mb)s MB 的上限。", name=name,
-                                mb=MAX_FACE_BYTES // (1024 * 1024)))
+                                mb=MAX_DRAWING_BYTES // (1024 * 1024)))
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):

@@ -142,6 +142,20 @@ def test_unfit_image_is_refused_in_chinese_and_nothing_is_kept(app, kind, kwargs
     assert leader.signature_image_id is None and leader.seal_image_id is None
 
 
+def test_a_12_megapixel_phone_photo_of_a_seal_is_taken_and_a_too_large_file_is_not(app):
+    photo = Image.new("RGB", (4000, 3000), "white")
+    ImageDraw.Draw(photo).ellipse((1500, 1000, 2500, 2000), outline=(200, 20, 20), width=60)
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=95)
+    client, token = signed_in(app, "leader_prod1")
+    assert post_face(client, token, "seal", file=buf.getvalue(), name="IMG_0001.JPG").status_code == 302
+    kept = Image.open(io.BytesIO(stored_bytes(fresh_user("leader_prod1").seal_image_id)))
+    assert max(kept.size) <= 600 and abs(kept.width - kept.height) <= 4  # the ring, cropped
+    resp = post_face(client, token, "signature", file=b"\xff\xd8" + b"\0" * (15 * 1024 * 1024), name="大.jpg")
+    assert resp.status_code == 400 and "超过单个文件 15 MB 的上限" in resp.get_data(as_text=True)
+    assert fresh_user("leader_prod1").signature_image_id is None
+
+
 def test_blank_drawing_is_refused(app):
     client, token = signed_in(app, "leader_prod1")
     blank = io.BytesIO()
