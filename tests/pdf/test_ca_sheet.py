@@ -182,7 +182,9 @@ def test_8d_sheet_prints_team_containment_both_root_causes_and_the_return(app, a
 
     printed = text(download(as_user("quality"), sheet, tmp_path))
     flat = re.sub(r"\s+", "", printed)
-    assert all(mark in flat for mark in ("8D报告", "D1小组成员", "D3围堵措施", "D4根本原因"))
+    marks = [flat.index(mark) for mark in ("8D报告", "D1小组成员", "D2问题描述", "D3围堵措施", "D4根本原因",
+                                           "D6纠正措施", "D7预防措施", "D8效果验证")]
+    assert marks == sorted(marks)  # the eight disciplines in their order
     assert "赵磊（组长）" in flat and "孙悦（品保）" in flat
     assert "成都仓" in printed and "1200" in printed and "冻结待检" in printed
     assert "发帽缺货无人补" in flat and "出厂检验不查发帽" in flat
