@@ -42,7 +42,8 @@ def test_eight_d_sheet_asks_for_its_own_fields_and_shows_them(app):
                 verified_on=local(utcnow()).date().isoformat(), closure_note="表彰包装二线", password=PASSWORD)
     assert resp.status_code == 303
     page = quality.get(f"/ca/{sheet.number}").get_data(as_text=True)
-    for text in ("郑州分公司仓库", "可疑数量 300", "出货前异物抽检未覆盖馅料", "表彰包装二线", "8D"):
+    for text in ("郑州分公司仓库", "可疑数量 300", "出货前异物抽检未覆盖馅料", "表彰包装二线", "8D",
+                 "D2 不合格描述", "D5 纠正措施", "D6 效果验证", "D7 预防措施"):
         assert text in page, text
 
 
