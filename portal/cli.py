@@ -30,11 +30,11 @@ def init_app(app) -> None:
     @click.argument("number")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
                   help="写入的文件（默认 <编号>.pdf）")
-    @click.option("--as", "username", help="按该用户的权限生成（个人信息与其页面所见一致）；默认完整")
+    @click.option("--as", "username", help="按该用户的权限生成（与其页面所见一致）；默认完整")
     def pdf_command(number, output, username):
         """Render a case's sign-off sheet (KS…) or a corrective-action sheet (CA…) to a file.
 
-        A record still missing a signature comes out marked 草稿, as it would on screen.
+        A record still missing a signature comes out marked 草稿 on every page.
         """
         import shutil
         try:
