@@ -36,11 +36,11 @@ from portal.catalog.models import ImportJob, ImportKind, ImportStatus
 from portal.catalog.operations import require_admin
 from portal.cases.evidence import clean_name
 from portal.clock import utcnow
-from portal.errors import ValidationError
+from portal.errors import Conflict, ValidationError
 from portal.extensions import db
 from portal.org.enums import UnitKind
 from portal.org.models import OrgUnit, User
-from portal.queues import enqueue
+from portal.queues import enqueue, redis
 from portal.signing import audit
 
 MAX_IMPORT_BYTES = 30 * 1024 * 1024  # 100,000 batch rows are ~9 MB of CSV, ~5 MB of XLSX
@@ -49,6 +49,7 @@ ERROR_LIMIT = 200  # rows with errors kept for the page; the count covers them a
 PROGRESS_EVERY = 500
 WRITE_CHUNK = 2000  # rows per executemany
 JOB_TIMEOUT = 3600
+RQ_JOB_ID = "catalog-import-{}"
 EXTENSIONS = (".csv", ".xlsx")
 
 
@@ -347,10 +348,53 @@ def start_import(actor: User, kind, file) -> ImportJob:
         db.session.rollback()
         (import_dir() / stored).unlink(missing_ok=True)
         raise
-    if not enqueue("default", "jobs.imports.run_import", job.id, job_id=f"catalog-import-{job.id}",
+    _hand_over(job.id)
+    return job
+
+
+def _hand_over(job_id: int) -> None:
+    if not enqueue("default", "jobs.imports.run_import", job_id, job_id=RQ_JOB_ID.format(job_id),
                    job_timeout=JOB_TIMEOUT, failure_ttl=7 * 86400):
-        _finish(job.id, ImportStatus.FAILED,
+        _finish(job_id, ImportStatus.FAILED,
                 message=_("后台任务服务暂时不可用，导入没有开始。请稍后重新上传。"))
+
+
+def interrupted(job: ImportJob) -> bool:
+    """Whether the worker running this import died (killed, out of memory, past its time
+    limit) before the import finished: then no worker will finish it, and the page offers
+    to start it again instead of waiting."""
+    from redis.exceptions import RedisError
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+    if job.status.finished:
+        return False
+    try:
+        rq_job = Job.fetch(RQ_JOB_ID.format(job.id), connection=redis())
+        return rq_job.get_status() in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+    except NoSuchJobError:
+        return job.status is not ImportStatus.QUEUED  # begun, and its RQ job is gone
+    except RedisError:
+        return False  # cannot tell: keep waiting
+
+
+def restart_import(actor: User, job: ImportJob) -> ImportJob:
+    """Hand an interrupted import to the workers again; it starts over from the first row."""
+    require_admin(actor)
+    if not interrupted(job):
+        raise Conflict(_("该导入没有中断，不需要重新开始。"))
+    if not (import_dir() / job.stored_name).exists():
+        _finish(job.id, ImportStatus.FAILED, message=_("上传的文件已不在服务器上，请重新上传。"))
+        return job
+    # Of two admins pressing at once, one moves the job back to the queue.
+    moved = db.session.execute(sa.update(ImportJob).where(
+        ImportJob.id == job.id, ImportJob.status == job.status).values(status=ImportStatus.QUEUED, done_rows=0))
+    if moved.rowcount != 1:
+        db.session.rollback()
+        raise Conflict(_("该导入已由他人重新开始。"))
+    audit.record("catalog_import_restarted", actor=actor, object_type="import_job", object_id=job.id,
+                 before={"status": job.status.value}, after={"status": ImportStatus.QUEUED.value})
+    db.session.commit()
+    _hand_over(job.id)
     return job
 
 
@@ -365,8 +409,15 @@ def _spool_of(path: Path) -> Path:
     return path.with_name(path.name + ".rows")
 
 
+_FINISHED = [s for s in ImportStatus if s.finished]
+
+
 def _finish(job_id: int, status: ImportStatus, **values) -> None:
-    _update(job_id, status=status, finished_at=utcnow(), **values)
+    """The outcome, unless the job already has one (a second run of the same job, which
+    fails on the first run's rows, leaves that run's 'done' as it is)."""
+    db.session.execute(sa.update(ImportJob).where(ImportJob.id == job_id, ImportJob.status.notin_(_FINISHED))
+                       .values(status=status, finished_at=utcnow(), **values))
+    db.session.commit()
     _remove_files(db.session.get(ImportJob, job_id))
 
 

@@ -217,11 +217,24 @@ def import_new():
 def import_job(job_id: int):
     """The job's page; polled by its progress block, which stops polling once it is done."""
     job = _get(ImportJob, job_id)
+    stopped = importing.interrupted(job)
     body, status = page_or_partial("catalog/import_job.html", "catalog/_import_progress.html", job=job,
-                                   error_limit=importing.ERROR_LIMIT)
-    if is_htmx() and job.status.finished:
+                                   interrupted=stopped)
+    if is_htmx() and (job.status.finished or stopped):
         status = HTMX_STOP_POLLING
     return body, status
+
+
+@bp.route("/import/<int:job_id>/restart", methods=["POST"])
+@admin_only
+def import_restart(job_id: int):
+    job = _get(ImportJob, job_id)
+    try:
+        importing.restart_import(_actor(), job)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect_to(url_for("catalog.import_job", job_id=job.id))
 
 
 @bp.route("/import/template-<kind>.csv")

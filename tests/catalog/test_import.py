@@ -232,3 +232,43 @@ def test_a_file_that_is_no_spreadsheet_is_refused_at_upload_and_nothing_is_queue
     assert resp.status_code == 400 and "不是有效的 Excel（.xlsx）文件" in resp.get_data(as_text=True)
     assert count(ImportJob) == 0 and Queue("default", connection=rq_redis).count == 0
     assert not list((Path(app.config["UPLOAD_DIR"]) / "imports").glob("*"))
+
+
+def test_an_import_whose_worker_is_killed_is_offered_again_and_then_imports_once(app, rq_redis, tmp_path):
+    import os
+    import signal
+    admin, token = signed_in(app, "admin")
+    before = count(Batch)
+    job = job_of(upload(admin, token, xlsx_bytes(batch_rows(10_000, prefix="KIL")), "批号.xlsx"))
+    worker = start_burst_worker(app, tmp_path, "default")
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # kill the work-horse (the worker's child) once it is checking rows
+            db.session.expire_all()
+            horses = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split() \
+                if worker.poll() is None else []
+            if horses and db.session.get(ImportJob, job.id).done_rows > 0:
+                os.kill(int(horses[0]), signal.SIGKILL)
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, "the worker never got to the rows"
+            time.sleep(0.05)
+        output, _ = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    poll = admin.get(f"/catalog/import/{job.id}", headers={"HX-Request": "true"})
+    html = poll.get_data(as_text=True)
+    assert poll.status_code == HTMX_STOP_POLLING, output[-2000:]  # nothing more will happen: stop
+    assert "后台任务在导入途中中断" in html and "重新开始导入" in html
+    assert count(Batch) == before
+
+    assert admin.post(f"/catalog/import/{job.id}/restart", data={"csrf_token": token}).status_code == 303
+    worker = start_burst_worker(app, tmp_path, "default")
+    output, _ = worker.communicate(timeout=180)
+    db.session.expire_all()
+    assert db.session.get(ImportJob, job.id).status is ImportStatus.DONE, output[-2000:]
+    assert count(Batch) == before + 10_000
+    assert "新增 10,000 条" in admin.get(f"/catalog/import/{job.id}").get_data(as_text=True)
+    assert [e.action for e in db.session.execute(sa.select(AuditEvent).where(
+        AuditEvent.object_type == "import_job").order_by(AuditEvent.seq)).scalars()] == \
+        ["catalog_import_started", "catalog_import_restarted", "catalog_imported"]
