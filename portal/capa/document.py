@@ -89,6 +89,7 @@ def sheet_context(sheet: CorrectiveAction, viewer, signatures: list[Signature]) 
         "sheet": {
             "number": sheet.number, "eight_d": sheet.layout == Layout.EIGHT_D,
             "state": sheet.state.label, "return_count": str(sheet.return_count or 0),
+            "due_at": fmt(sheet.due_at),  # when the step it waits for is due; none once closed
             "issuing_unit": sheet.issuing_unit.name, "issued_by": _name(sheet.issued_by),
             "issued_at": fmt(sheet.issued_at), "receiving_unit": sheet.receiving_unit.name,
             "product": sheet.product.display if sheet.product else (sheet.product_name or ""),

@@ -10,7 +10,7 @@ from PIL import ImageChops
 
 from portal import clock
 from portal.capa import operations as capa
-from portal.clock import local, utcnow
+from portal.clock import fmt, local, utcnow
 from portal.extensions import db
 from tests.conftest import (PASSWORD, SHEET_WHYS, jpeg_bytes, make_sheet_at, make_stored_file, make_user,
                             user)
@@ -51,7 +51,7 @@ def test_closed_sheet_prints_every_field_and_signature_in_the_embedded_face(app,
         assert signer in printed
     assert all(why in flat for why in SHEET_WHYS)  # the whole 5-Why chain, in order
     assert flat.index(SHEET_WHYS[0]) < flat.index(SHEET_WHYS[4])
-    assert "根本原因" in printed and "有效" in printed and "待签" not in printed
+    assert "根本原因" in printed and "有效" in printed and "待签" not in printed and "本步时限" not in printed
     assert sheet.cases[0].number in printed
 
     shown = pages(pdf)
@@ -69,6 +69,7 @@ def test_sheet_is_a_draft_until_the_verifier_signs(app, as_user, tmp_path):
     assert all(watermark_red(p) > 0.01 for p in pages(draft))
     printed = text(draft)
     assert "李强" in printed and "陈刚" in printed and "待签" in printed  # the verifier's box is empty
+    assert "本步时限" in printed and fmt(sheet.due_at) in printed  # quality's verification is due then
 
     clock.travel(timedelta(days=8))
     capa.verify(sheet, user("quality"), sheet.version, password=PASSWORD, effective=True,
