@@ -6,9 +6,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from portal.batches.lookup import normalise_batch_no
 from portal.capa import access
 from portal.capa.models import CorrectiveAction, sheet_case
 from portal.capa.states import OPEN_STATES, SheetState
+from portal.cases import access as case_access
+from portal.cases.models import Case
 from portal.extensions import db
 
 
@@ -57,9 +60,25 @@ def list_sheets(viewer, f: SheetFilters, page_size: int) -> tuple[list[Correctiv
     return rows[:page_size], len(rows) > page_size
 
 
+def cases_to_answer(numbers: list[str], batch_no: str | None, viewer) -> tuple[list, str | None]:
+    """What a new sheet starts from: the named cases in their order, or else every case on
+    the batch (a cluster), as far as `viewer` may see them; and the batch number."""
+    batch_no = normalise_batch_no(batch_no)
+    if numbers:
+        found = {c.number: c for c in db.session.execute(
+            sa.select(Case).where(Case.number.in_(numbers))).unique().scalars()}
+        cases = [found[n] for n in dict.fromkeys(numbers) if n in found]
+    elif batch_no:
+        cases = list(db.session.execute(sa.select(Case).where(Case.batch_no == batch_no)
+                                        .order_by(Case.received_at, Case.id)).unique().scalars())
+    else:
+        cases = []
+    cases = [c for c in cases if case_access.can_view(c, viewer)]
+    return cases, batch_no or next((c.batch_no for c in cases if c.batch_no), None)
+
+
 def sheets_for_batch(batch_no: str | None, viewer) -> list[CorrectiveAction]:
     """The sheets issued for this batch that `viewer` may see (the cluster page shows them)."""
-    from portal.batches.lookup import normalise_batch_no
     batch_no = normalise_batch_no(batch_no)
     if not batch_no:
         return []

@@ -2,19 +2,17 @@
 Thin: the operations do the work."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, current_app, flash, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from forms.capa import IssueForm
 from portal.auth.decorators import roles_required
+from portal.batches.lookup import find_batch
 from portal.capa import access, bp, operations, panels, queries
 from portal.capa.models import CorrectiveAction
 from portal.capa.states import SheetState
-from portal.cases import access as case_access
 from portal.cases import evidence
-from portal.cases.models import Case
 from portal.cases.panels import department_choices
 from portal.errors import Conflict, DomainError
 from portal.extensions import db
@@ -48,16 +46,8 @@ def index():
 
 def _prefill(form: IssueForm) -> None:
     """The new form starts from what it was opened from: a case, several, or a batch (cluster)."""
-    from portal.batches.lookup import find_batch, normalise_batch_no
-    numbers = request.args.getlist("case")
-    cases = [c for c in db.session.execute(sa.select(Case).where(Case.number.in_(numbers))).unique().scalars()
-             if case_access.can_view(c, current_user)] if numbers else []
-    batch_no = normalise_batch_no(request.args.get("batch_no"))
-    if batch_no and not cases:
-        cases = [c for c in db.session.execute(sa.select(Case).where(Case.batch_no == batch_no)
-                                               .order_by(Case.received_at)).unique().scalars()
-                 if case_access.can_view(c, current_user)]
-    batch_no = batch_no or next((c.batch_no for c in cases if c.batch_no), None)
+    cases, batch_no = queries.cases_to_answer(request.args.getlist("case"), request.args.get("batch_no"),
+                                              current_user)
     batch = find_batch(batch_no)
     form.case_numbers.data = "\n".join(c.number for c in cases)
     form.batch_no.data = batch_no
