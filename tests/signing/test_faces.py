@@ -212,6 +212,16 @@ def test_each_signature_keeps_the_image_and_seal_it_was_signed_with(app):
     assert "no-store" in served.headers["Cache-Control"]
 
 
+def test_the_signing_panel_says_what_the_signature_will_carry(app):
+    case = make_case_at("proposed")
+    client, token = signed_in(app, "leader_prod1")
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "您还没有手写签名" in page and 'href="/profile">设置手写签名' in page
+    sign_with(app, client, token, drawing_png())
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "签名时附上您的手写签名或人名章图片" in page and "您还没有手写签名" not in page
+
+
 def test_signature_images_show_only_to_those_who_may_see_the_case(app):
     client, token = signed_in(app, "leader_prod1")
     sign_with(app, client, token, drawing_png())
