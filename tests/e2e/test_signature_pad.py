@@ -3,7 +3,6 @@ events, as the screen sends them) and with the mouse on a desktop; the page keep
 they write, and the stored image holds the strokes, cropped to the ink."""
 from __future__ import annotations
 
-
 from PIL import Image
 from playwright.sync_api import expect
 
