@@ -21,7 +21,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('signature') as batch_op:
-        batch_op.drop_column('seal_attachment_id')
-    with op.batch_alter_table('user') as batch_op:
-        batch_op.drop_column('seal_image_id')
+    # In place, not batch mode: SQLite's copy of `user` is refused by the foreign keys that
+    # point at it (its ALTER TABLE DROP COLUMN, 3.35+, needs no copy).
+    op.drop_column('signature', 'seal_attachment_id')
+    op.drop_column('user', 'seal_image_id')
