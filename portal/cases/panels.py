@@ -103,8 +103,8 @@ PANEL_OF = {"reject": "approve"}
 
 
 def category_choices() -> list[tuple[str, str]]:
-    cats = db.session.execute(sa.select(Category).where(Category.active.is_(True))
-                              .order_by(Category.sort, Category.id)).scalars().all()
+    cats = db.session.execute(sa.select(Category.id, Category.parent_id, Category.name)
+                              .where(Category.active.is_(True)).order_by(Category.sort, Category.id)).all()
     roots = [c for c in cats if c.parent_id is None]
     out = [("", _("请选择"))]
     for root in roots:

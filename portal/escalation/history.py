@@ -62,8 +62,10 @@ def page_messages(case) -> list:
 def history(case, messages) -> dict:
     """Level, its name, why (the last escalation's reason), and the entries newest first.
     `messages`: page_messages(case)."""
-    escalations = db.session.execute(sa.select(CaseEscalation).where(CaseEscalation.case_id == case.id)
-                                     .order_by(CaseEscalation.at, CaseEscalation.id)).scalars().all()
+    escalations = []
+    if case.ladder_level:  # levels start at 1 and an escalation lifts the case to its level for good
+        escalations = db.session.execute(sa.select(CaseEscalation).where(CaseEscalation.case_id == case.id)
+                                         .order_by(CaseEscalation.at, CaseEscalation.id)).scalars().all()
     messages = [m for m in messages if m.kind in ("reminder", "escalation")]
     by_id = {m.id: m for m in messages}
     entries = []
