@@ -34,17 +34,6 @@ def approve(sheet, by="leader_prod1"):
     return ops.approve(sheet, user(by), sheet.version, password=PASSWORD, comment="同意")
 
 
-def sheet_at(stage: str):
-    """A sheet for one new case of rep_cd, issued to 生产一部 and moved on to `stage`:
-    issued, responded or approved."""
-    sheet = issue()
-    if stage in ("responded", "approved"):
-        respond(sheet)
-    if stage == "approved":
-        approve(sheet)
-    return sheet
-
-
 # ---------------------------------------------------------------- through the pages
 
 def post(client, token, number, action, version, **fields):

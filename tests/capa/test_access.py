@@ -12,12 +12,12 @@ from portal.cases import operations as case_ops
 from portal.cases.enums import Kind, Klass, Validity
 from portal.errors import Conflict
 from portal.extensions import db
-from tests.capa.conftest import issue, post, respond_form, sheet_at
-from tests.conftest import PASSWORD, category, make_case, signed_in, unit, user
+from tests.capa.conftest import issue, post, respond_form
+from tests.conftest import PASSWORD, category, make_case, make_sheet_at, signed_in, unit, user
 
 
 def test_rep_of_another_branch_gets_404_for_the_sheet(app):
-    sheet = sheet_at("issued")  # on a case of rep_cd (成都分公司)
+    sheet = make_sheet_at("issued")  # on a case of rep_cd (成都分公司)
     for username, status in (("rep_zz", 404), ("rep_cd", 200), ("handler_prod2", 404),
                              ("handler_prod1", 200), ("leader_prod1", 200), ("desk", 200), ("ceo", 200)):
         client, _t = signed_in(app, username)
@@ -47,7 +47,7 @@ def test_handler_of_another_department_cannot_respond(app):
 
 
 def test_only_the_leader_of_the_receiving_department_approves(app):
-    sheet = sheet_at("responded")
+    sheet = make_sheet_at("responded")
     for username in ("leader_prod2", "handler_prod1", "quality"):
         client, token = signed_in(app, username)
         resp = post(client, token, sheet.number, "approve", sheet.version, password=PASSWORD)
@@ -61,7 +61,7 @@ def test_who_is_told_is_who_may_act_is_whose_list_shows_it(app):
     from portal.org.models import User
     everybody = db.session.execute(sa.select(User)).unique().scalars().all()
     for stage in ("issued", "responded", "approved"):
-        sheet = sheet_at(stage)
+        sheet = make_sheet_at(stage)
         told = {u.username for u in access.holders(sheet)}
         may = {u.username for u in everybody if access.may_act(sheet, u)}
         listed = {u.username for u in everybody if db.session.execute(
@@ -73,7 +73,7 @@ def test_who_is_told_is_who_may_act_is_whose_list_shows_it(app):
 
 def test_a_leader_who_is_also_quality_cannot_send_back_at_verification(app):
     """王军 leads 品保部 and is quality: at verification he verifies, he does not "send back"."""
-    sheet = sheet_at("approved")
+    sheet = make_sheet_at("approved")
     with pytest.raises(Conflict, match="不能退回"):
         ops.send_back(sheet, user("leader_qa"), sheet.version, password=PASSWORD, comment="再看看")
     db.session.rollback()

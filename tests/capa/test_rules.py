@@ -17,8 +17,8 @@ from portal.errors import ValidationError
 from portal.extensions import db
 from portal.signing.audit import verify_chain
 from portal.signing.models import AuditEvent, Signature
-from tests.capa.conftest import WHYS, approve, fresh, issue, post, respond, respond_form, sheet_at
-from tests.conftest import PASSWORD, count, make_case, signed_in, unit, user
+from tests.capa.conftest import WHYS, approve, fresh, issue, post, respond, respond_form
+from tests.conftest import PASSWORD, count, make_case, make_sheet_at, signed_in, unit, user
 
 
 def footprint(sheet) -> tuple:
@@ -37,7 +37,7 @@ def footprint(sheet) -> tuple:
     ({"owner_id": None}, "责任人：不是有效的选择。"),  # not a person of the receiving department
 ])
 def test_bad_answer_is_refused_in_chinese_and_nothing_is_kept(app, fields, message):
-    sheet = sheet_at("issued")
+    sheet = make_sheet_at("issued")
     before = footprint(sheet)
     client, token = signed_in(app, "handler_prod1")
     if fields.get("owner_id", "") is None:
@@ -71,7 +71,7 @@ def test_department_without_handlers_is_refused_by_name(app):
 
 
 def test_stale_page_is_a_conflict_shown_in_the_page(app):
-    sheet = sheet_at("issued")
+    sheet = make_sheet_at("issued")
     stale = sheet.version
     client, token = signed_in(app, "handler_prod1")
     assert post(client, token, sheet.number, "respond", stale, **respond_form()).status_code == 303
@@ -84,7 +84,7 @@ def test_stale_page_is_a_conflict_shown_in_the_page(app):
 
 
 def test_verification_date_must_follow_the_approval(app):
-    sheet = sheet_at("approved")
+    sheet = make_sheet_at("approved")
     client, token = signed_in(app, "quality")
     resp = post(client, token, sheet.number, "verify", sheet.version, effective="yes", evidence="复查",
                 verified_on="2020-01-01", password=PASSWORD)
@@ -184,7 +184,7 @@ def test_time_limits_count_working_days_of_the_holiday_calendar(app):
 
     def due(sheet):
         return local(sheet.due_at).replace(second=0, microsecond=0)
-    sheet = sheet_at("issued")
+    sheet = make_sheet_at("issued")
     assert due(sheet) == friday + timedelta(days=5)  # Mon, Tue, Wed
     respond(sheet)
     assert due(sheet) == friday + timedelta(days=3)  # Monday 16:00
@@ -198,7 +198,7 @@ def test_overdue_sheet_tells_its_holders_and_issuer_once(app):
 
     from portal import clock
     from portal.notify.models import OutboxMessage
-    sheet = sheet_at("issued")
+    sheet = make_sheet_at("issued")
     assert ops.remind_overdue() == 0
     clock.travel(timedelta(days=8))  # past three working days, whatever the weekday
     assert ops.remind_overdue() > 0
@@ -216,7 +216,7 @@ def test_two_handlers_answering_at_once_one_wins_nothing_lost(app):
     from portal.errors import Conflict
     from tests.conftest import make_user
     make_user("handler_prod1b", "PROD1", ["handler"], name="孙伟")
-    sheet = sheet_at("issued")
+    sheet = make_sheet_at("issued")
     number, version = sheet.number, sheet.version
     start, results, lock = threading.Barrier(2), [], threading.Lock()
 

@@ -12,8 +12,8 @@ from portal.clock import local, utcnow
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from portal.signing.models import AuditEvent, Signature
-from tests.capa.conftest import WHYS, fresh, post, respond_form, sheet_at, told
-from tests.conftest import PASSWORD, make_case, signed_in, unit, user
+from tests.capa.conftest import WHYS, fresh, post, respond_form, told
+from tests.conftest import PASSWORD, make_case, make_sheet_at, signed_in, unit, user
 
 
 def test_sheet_from_a_case_through_every_step_to_closed(app):
@@ -94,7 +94,7 @@ def test_sheet_from_a_case_through_every_step_to_closed(app):
 
 
 def test_not_effective_goes_back_to_the_department_with_the_reason(app):
-    sheet = sheet_at("approved")
+    sheet = make_sheet_at("approved")
     quality, qt = signed_in(app, "quality")
     resp = post(quality, qt, sheet.number, "verify", sheet.version, effective="no",
                 evidence="复查一周又有两起同类投诉", verified_on=local(utcnow()).date().isoformat(),
@@ -108,14 +108,14 @@ def test_not_effective_goes_back_to_the_department_with_the_reason(app):
     # The handler revises the last answer (the form holds it) and the reason is shown.
     handler, ht = signed_in(app, "handler_prod1")
     page = handler.get(f"/ca/{sheet.number}").get_data(as_text=True)
-    assert "退回原因：发帽点检未执行" in page and "隔离同批库存，复检" in page
+    assert "退回原因：发帽点检未执行" in page and "同批次库存复检，更换发帽供应。" in page
     resp = post(handler, ht, sheet.number, "respond", sheet.version, **respond_form(why_4=WHYS[3]))
     assert resp.status_code == 303
     assert fresh(sheet.number).whys == WHYS[:4]
 
 
 def test_leader_sends_back_with_a_signed_reason(app):
-    sheet = sheet_at("responded")
+    sheet = make_sheet_at("responded")
     leader, lt = signed_in(app, "leader_prod1")
     resp = post(leader, lt, sheet.number, "send_back", sheet.version, password=PASSWORD, comment="")
     assert resp.status_code == 400 and "退回意见" in resp.get_data(as_text=True)

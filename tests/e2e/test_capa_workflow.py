@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from portal.capa.models import CorrectiveAction
 from portal.clock import local, utcnow
 from portal.extensions import db
-from tests.conftest import make_case
+from tests.conftest import make_case, make_sheet_at
 from tests.e2e.conftest import PASSWORD, PHONE, panel, submit_panel
 from tests.e2e.test_accessibility import CONTEXTS, check
 
@@ -78,8 +78,7 @@ def test_sheet_through_its_workflow_leader_signs_on_a_phone(app, login_as):
 
 @pytest.mark.parametrize("device", list(CONTEXTS))
 def test_sheet_pages_have_no_serious_accessibility_violations(app, login_as, device):
-    from tests.capa.conftest import sheet_at
-    issued, responded = sheet_at("issued"), sheet_at("responded")
+    issued, responded = make_sheet_at("issued"), make_sheet_at("responded")
     failures: list[str] = []
     quality = login_as("quality", **CONTEXTS[device])
     for path in ("/ca/", f"/ca/new?case={issued.cases[0].number}", f"/ca/{responded.number}"):
