@@ -2,8 +2,8 @@
 from jobs.context import app
 
 
-def run_import(job_id: int) -> str | None:
+def run_import(job_id: int, locale: str = "zh_CN") -> str | None:
     with app().app_context():
         from portal.catalog.importing import run_import as run
-        status = run(job_id)
+        status = run(job_id, locale)
         return status.value if status else None

@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from portal.batches.models import Batch, Product
@@ -38,6 +38,7 @@ from portal.cases.evidence import clean_name
 from portal.clock import utcnow
 from portal.errors import Conflict, ValidationError
 from portal.extensions import db
+from portal.i18n import locale_code
 from portal.org.enums import UnitKind
 from portal.org.models import OrgUnit, User
 from portal.queues import enqueue, redis
@@ -353,8 +354,10 @@ def start_import(actor: User, kind, file) -> ImportJob:
 
 
 def _hand_over(job_id: int) -> None:
-    if not enqueue("default", "jobs.imports.run_import", job_id, job_id=RQ_JOB_ID.format(job_id),
-                   job_timeout=JOB_TIMEOUT, failure_ttl=7 * 86400):
+    """To the workers, with the language of the admin's page: the rows' errors are written
+    in it."""
+    if not enqueue("default", "jobs.imports.run_import", job_id, locale_code(),
+                   job_id=RQ_JOB_ID.format(job_id), job_timeout=JOB_TIMEOUT, failure_ttl=7 * 86400):
         _finish(job_id, ImportStatus.FAILED,
                 message=_("后台任务服务暂时不可用，导入没有开始。请稍后重新上传。"))
 
@@ -427,10 +430,15 @@ def _remove_files(job: ImportJob) -> None:
     _spool_of(path).unlink(missing_ok=True)
 
 
-def run_import(job_id: int) -> ImportStatus | None:
+def run_import(job_id: int, locale: str = "zh_CN") -> ImportStatus | None:
     """Check every row; if all are right, write them all. Safe to run again (a worker that
     died mid-way): a finished job is left as it is, an unfinished one starts over, and the
     rows and the 'done' status are committed together or not at all."""
+    with force_locale(locale if locale in ("zh_CN", "en") else "zh_CN"):
+        return _run(job_id)
+
+
+def _run(job_id: int) -> ImportStatus | None:
     job = db.session.get(ImportJob, job_id)
     if job is None or job.status.finished:
         return job.status if job else None
@@ -472,11 +480,12 @@ def _check_all(job_id: int, path: Path, register: Register) -> tuple[list[tuple[
     spooled for the write pass until the first error (after it nothing will be written)."""
     errors: list[tuple[int, str]] = []
     rows = 0
+    separator = "; " if get_locale().language == "en" else "；"  # between one row's reasons
     with _spool_of(path).open("wb") as spool:
         for number, values, messages in checked_rows(path, register):
             rows += 1
             if messages:
-                errors.append((number, "；".join(messages)))
+                errors.append((number, separator.join(messages)))
             elif not errors:
                 pickle.dump(values, spool, pickle.HIGHEST_PROTOCOL)
             if rows % PROGRESS_EVERY == 0:

@@ -139,7 +139,7 @@ def _batch_form_data(b: Batch) -> dict:
             "production_date": b.production_date.isoformat(),
             "production_unit_id": str(b.production_unit_id or ""), "line": b.line or "",
             "shift": b.shift or "", "quantity": "" if b.quantity is None else str(b.quantity),
-            "shipped_regions": "、".join(b.shipped_regions or []), "version": str(b.version)}
+            "shipped_regions": "\n".join(b.shipped_regions or []), "version": str(b.version)}
 
 
 def _render_batch(form, batch, message=None, status=200):

@@ -158,3 +158,40 @@ def test_quality_reads_the_lists_but_changes_nothing_and_a_rep_sees_none(app):
     rep, _ = signed_in(app, "rep_cd")
     assert rep.get("/catalog/batches").status_code == 403
     assert batch("2026090110100").active
+
+
+def test_register_pages_and_an_import_report_read_english_for_an_english_reader(app, monkeypatch):
+    import io
+    from rq import Queue, SimpleWorker
+    import jobs.context
+    from redis import Redis
+    from tests.conftest import leftover_chinese, stored_texts
+    monkeypatch.setattr(jobs.context, "_app", app)  # the worker's jobs use the test's app
+    conn = Redis.from_url(app.config["REDIS_URL"])
+    Queue("default", connection=conn).empty()
+    admin, _token = signed_in(app, "admin")
+    admin.get("/lang/en")
+    token = csrf_from(admin, "/catalog/import")
+    bad = "批号,产品编码,生产日期,生产部门\nA1,P001,2026-02-30,PROD1\nA2,P999,2026-01-01,成都分公司\n"
+    resp = admin.post("/catalog/import", data={"kind": "batches", "csrf_token": token,
+                                               "file": (io.BytesIO(bad.encode()), "b.csv")},
+                      content_type="multipart/form-data")
+    report = resp.headers["Location"]
+    SimpleWorker([Queue("default", connection=conn)], connection=conn).work(burst=True)
+    b = batch("2026090110100")
+    pages = ["/catalog/batches", "/catalog/batches/new", f"/catalog/batches/{b.id}", "/catalog/products",
+             "/catalog/products/new", f"/catalog/products/{product('P001').id}", "/catalog/import", report]
+    data = stored_texts()
+    problems = {}
+    for url in pages:
+        html = admin.get(url).get_data(as_text=True)
+        if left := leftover_chinese(html[html.index('<main'):], data):
+            problems[url] = left
+    refused = admin.post("/catalog/batches/new", data={**batch_form(production_date="2099-01-01", quantity="x", shipped_regions="Sichuan"),
+                                                        "csrf_token": token}).get_data(as_text=True)
+    if left := leftover_chinese(refused[refused.index('<main'):], data):
+        problems["refused batch"] = left
+    assert not problems, problems
+    report_html = admin.get(report).get_data(as_text=True)
+    assert "Row 2: Production date “2026-02-30” is not a valid date" in report_html
+    assert "Row 3: Product code “P999” is not in the product catalogue.; No active production department" in report_html
