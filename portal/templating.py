@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import g
 from flask_babel import get_locale, get_translations
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from portal import clock
 from portal.cases.models import mask_phone
@@ -34,6 +36,30 @@ def _translations():
     return tr
 
 
+# `_('…')` without placeholders, as a page shows it: per catalog, escaping and msgid.
+_plain: dict[tuple, str] = {}
+
+
+@pass_context
+def _gettext(ctx, msgid: str, **variables) -> str:
+    """`_()` and `gettext()` of the templates, as Jinja's newstyle gettext answers them (the
+    text marked safe under autoescape, then always formatted with its variables), without its
+    two indirections; a text without variables is kept once made. A list page asks ~50 times."""
+    tr = _translations()
+    escape = ctx.eval_ctx.autoescape
+    if variables:
+        rv = tr.ugettext(msgid)
+        return (Markup(rv) if escape else rv) % variables
+    key = (id(tr), escape, msgid)  # catalogs live as long as the process (_by_language)
+    rv = _plain.get(key)
+    if rv is None:
+        rv = tr.ugettext(msgid)
+        rv = (Markup(rv) if escape else rv) % {}
+        if any(tr is known for known in _by_language.values()):  # not a passing catalog
+            _plain[key] = rv
+    return rv
+
+
 def init_app(app) -> None:
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: _translations().ugettext(s),
@@ -41,6 +67,7 @@ def init_app(app) -> None:
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
         newstyle=True)
+    app.jinja_env.globals.update(_=_gettext, gettext=_gettext)
     app.jinja_env.filters.update(
         dt=clock.fmt,
         dts=lambda v: clock.fmt(v, True),

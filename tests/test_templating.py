@@ -28,6 +28,18 @@ def test_template_gettext_follows_language_and_force_locale(app):
         assert render_template_string("{{ _('第 %(page)s 页', page=3) }}") == "第 3 页"
 
 
+def test_template_gettext_formats_and_escapes_as_jinja_does(app):
+    """The templates' own `_()` (kept once made when it has no variables) answers as Jinja's
+    newstyle gettext: always %-formatted, variables escaped, the text itself not."""
+    with app.app_context(), app.test_request_context("/"):
+        for _ in range(2):  # made, then kept
+            assert render_template_string("{{ _('完成 100%%') }}") == "完成 100%"
+            assert render_template_string("{{ _('第 %(page)s 页', page='<b>') }}") == "第 &lt;b&gt; 页"
+            assert render_template_string("{% autoescape false %}{{ _('第 %(page)s 页', page='<b>') }}"
+                                          "{% endautoescape %}") == "第 <b> 页"
+            assert render_template_string("{{ _('我的待办') ~ '<' }}") == "我的待办&lt;"
+
+
 def test_pages_switch_language(as_user):
     desk = as_user("desk")
     assert "我的待办" in desk.get("/work").get_data(as_text=True)
