@@ -211,7 +211,7 @@ def count_rows(path: Path) -> int | None:
 # ---------------------------------------------------------------- checking rows
 
 class Register:
-    """What rows are checked against, read once per pass: products, departments, and the
+    """What rows are checked against, read once per import: products, departments, and the
     records already there (a row naming one updates it)."""
 
     def __init__(self, kind: ImportKind):

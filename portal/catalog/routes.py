@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, abort, flash, render_template, request, url_for
+from flask import Response, abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
