@@ -64,6 +64,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     app.register_blueprint(capa_bp)
     from portal.capa.pdf_routes import bp as capa_pdf_bp  # /ca/<number>/pdf
     app.register_blueprint(capa_pdf_bp)
+    from portal.reports.routes import bp as reports_bp  # issue 13: 统计报表 (the dashboard)
+    app.register_blueprint(reports_bp)
 
     from portal import htmx as htmx_helpers, templating, cli, security, static_files
     from portal.cases import present

@@ -10,3 +10,4 @@ from portal.escalation.models import CaseEscalation, CaseTimer, LadderLevel, Lad
 from portal.capa.models import CorrectiveAction, SheetCounter  # noqa: F401
 from portal.clusters.models import BatchCluster, BatchClusterCase, ClusterRule  # noqa: F401
 from portal.catalog.models import ImportJob  # noqa: F401
+from portal.reports.rollup import ReportMonth  # noqa: F401

@@ -166,6 +166,7 @@ class Case(db.Model):
         sa.Index("ix_case_phone_rev", "customer_phone_rev"),
         sa.Index("ix_case_registered_by", "registered_by_id"),
         sa.Index("ix_case_category", "category_id"),
+        sa.Index("ix_case_closed", "closed_at"),  # the dashboard's "closed this month"
     )
 
     registered_by = relationship("User", foreign_keys=[registered_by_id], lazy="joined")

@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from forms import cases as f
 from portal.batches.lookup import find_batch
+from portal.batches.models import Product
 from portal.cases import access, evidence, hurry, operations, queries
 from portal.notify import customer
 from portal.cases.compensation import decided_by, reason_texts
@@ -235,8 +236,15 @@ def list_choices() -> dict:
     choices = {
         "state_choices": [("", _("全部状态")), ("open", _("未结案"))] + S.choices(),
         "klass_choices": [("", _("全部类别"))] + Klass.choices(),
-        "category_choices": [("", _("全部原因"))] + [c for c in category_choices()[1:] if " / " not in c[1]],
+        "category_choices": [("", _("全部原因"))] + [c for c in category_choices()[1:] if " / " not in c[1]]
+        + [("none", _("未分类"))],
         "branch_choices": [("", _("全部分公司"))] + [(str(u.id), u.name) for u, _d in unit_tree().ordered(kind=UnitKind.BRANCH)],
+        "product_choices": [("", _("全部产品"))] + [(str(p.id), p.display) for p in db.session.execute(
+            sa.select(Product).where(Product.active.is_(True)).order_by(Product.name, Product.id)).scalars()]
+        + [("none", _("未关联产品"))],
+        "unit_choices": [("", _("全部责任部门"))] + [(str(u.id), u.name) for u, _d in unit_tree().ordered(kind=UnitKind.DEPARTMENT)]
+        + [("none", _("未定责任部门"))],
+        "step_choices": [("", _("全部环节"))] + Step.choices(),
     }
     _choices_cache[code] = (time.monotonic(), choices)
     return choices

@@ -48,13 +48,21 @@ class CaseFilters:
     date_to: str = ""
     batch: str = ""
     q: str = ""
+    # The dashboard's links (issue 13): the product, the responsible unit, the step a case
+    # waits at, only what is past its time limit, closed within 48 hours, a closing period.
+    product: str = ""
+    unit: str = ""
+    step: str = ""
+    overdue: str = ""
+    within48: str = ""
+    closed_from: str = ""
+    closed_to: str = ""
     sort: str = "-received"
     page: int = 1
 
     @classmethod
     def from_args(cls, args) -> "CaseFilters":
-        f = cls(**{k: (args.get(k) or "").strip()[:60] for k in
-                   ("state", "klass", "category", "branch", "date_from", "date_to", "batch", "q")})
+        f = cls(**{k: (args.get(k) or "").strip()[:60] for k in FILTER_NAMES})
         f.sort = args.get("sort") if args.get("sort") in SORTS else "-received"
         f.page = page_arg(args)
         return f
@@ -67,8 +75,16 @@ class CaseFilters:
 
     @property
     def active(self) -> bool:
-        return any(getattr(self, k) for k in ("state", "klass", "category", "branch", "date_from",
-                                              "date_to", "batch", "q"))
+        return any(getattr(self, k) for k in FILTER_NAMES)
+
+
+FILTER_NAMES = ("state", "klass", "category", "branch", "date_from", "date_to", "batch", "q", "product",
+                "unit", "step", "overdue", "within48", "closed_from", "closed_to")
+
+
+OPEN_STATES = [s for s in State if s not in (State.CLOSED, State.REJECTED)]
+NONE_FILTERS = {"category": Case.category_id, "branch": Case.branch_id, "product": Case.product_id,
+                "unit": Case.responsible_unit_id}
 
 
 def local_day_start(value: str) -> datetime | None:
@@ -146,33 +162,64 @@ def list_cases(user, f: CaseFilters, page_size: int = 50):
 
     No COUNT(*): at a million rows it would cost more than the page itself.
     """
-    q = _LIST_SELECT
-    clause = access.visible_clause(user)
-    if clause is not None:
-        q = q.where(clause)
-    if State.get(f.state):
-        q = q.where(Case.state == State(f.state))
-    elif f.state == "open":
-        q = q.where(Case.state.notin_([State.CLOSED, State.REJECTED]))
-    if Klass.get(f.klass):
-        q = q.where(Case.klass == Klass(f.klass))
-    if f.category.isdigit():
-        ids = [int(f.category)] + list(db.session.execute(
-            sa.select(Category.id).where(Category.parent_id == int(f.category))).scalars())
-        q = q.where(Case.category_id.in_(ids))
-    if f.branch.isdigit():
-        q = q.where(Case.branch_id.in_(unit_tree().subtree(int(f.branch))))
-    if f.date_from and (start := local_day_start(f.date_from)):
-        q = q.where(Case.received_at >= start)
-    if f.date_to and (end := local_day_start(f.date_to)):
-        q = q.where(Case.received_at < end + timedelta(days=1))
-    if f.batch:
-        q = q.where(Case.batch_no == normalise_batch_no(f.batch))
-    if f.q.strip():
-        q = q.where(search_clause(f.q))
+    q = _LIST_SELECT.where(*filter_clauses(user, f))
     q = q.order_by(*SORTS[f.sort]).limit(page_size + 1).offset((f.page - 1) * page_size)
     rows = db.session.execute(q).all()
     return rows[:page_size], len(rows) > page_size
+
+
+def closed_within(hours: int):
+    """Closed no later than `hours` after receipt (SQLite keeps times as text: day numbers)."""
+    if db.engine.dialect.name == "sqlite":
+        return sa.func.julianday(Case.closed_at) - sa.func.julianday(Case.received_at) <= hours / 24
+    return Case.closed_at <= Case.received_at + timedelta(hours=hours)
+
+
+def filter_clauses(user, f: CaseFilters) -> list:
+    """The WHERE clauses of the list for `user` and `f`: the list and the dashboard's live
+    figures count the same cases."""
+    q = []
+    clause = access.visible_clause(user)
+    if clause is not None:
+        q.append(clause)
+    if State.get(f.state):
+        q.append(Case.state == State(f.state))
+    elif f.state == "open":
+        q.append(Case.state.in_(OPEN_STATES))  # IN, not NOT IN: the state index serves it
+    if Klass.get(f.klass):
+        q.append(Case.klass == Klass(f.klass))
+    for name, column in NONE_FILTERS.items():
+        if getattr(f, name) == "none":  # the dashboard's bar of cases without one
+            q.append(column.is_(None))
+    if f.category.isdigit():
+        ids = [int(f.category)] + list(db.session.execute(
+            sa.select(Category.id).where(Category.parent_id == int(f.category))).scalars())
+        q.append(Case.category_id.in_(ids))
+    if f.branch.isdigit():
+        q.append(Case.branch_id.in_(unit_tree().subtree(int(f.branch))))
+    if f.date_from and (start := local_day_start(f.date_from)):
+        q.append(Case.received_at >= start)
+    if f.date_to and (end := local_day_start(f.date_to)):
+        q.append(Case.received_at < end + timedelta(days=1))
+    if f.batch:
+        q.append(Case.batch_no == normalise_batch_no(f.batch))
+    if f.q.strip():
+        q.append(search_clause(f.q))
+    if f.product.isdigit():
+        q.append(Case.product_id == int(f.product))
+    if f.unit.isdigit():
+        q.append(Case.responsible_unit_id.in_(unit_tree().subtree(int(f.unit))))
+    if Step.get(f.step):
+        q.append(Case.step == Step(f.step))
+    if f.overdue == "1":
+        q.append(Case.due_at < utcnow())  # an aware UTC bound: see local_day_start
+    if f.within48 == "1":
+        q.append(sa.and_(Case.state == State.CLOSED, closed_within(48)))
+    if f.closed_from and (start := local_day_start(f.closed_from)):
+        q.append(Case.closed_at >= start)
+    if f.closed_to and (end := local_day_start(f.closed_to)):
+        q.append(Case.closed_at < end + timedelta(days=1))
+    return q
 
 
 def branch_choices_for(user, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:

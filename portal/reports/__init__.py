@@ -1,0 +1,1 @@
+"""Reports (issue 13): the leaders' dashboard and the pieces the other reports share."""
