@@ -11,3 +11,5 @@ from portal.capa.models import CorrectiveAction, SheetCounter  # noqa: F401
 from portal.clusters.models import BatchCluster, BatchClusterCase, ClusterRule  # noqa: F401
 from portal.catalog.models import ImportJob  # noqa: F401
 from portal.reports.rollup import ReportMonth  # noqa: F401
+from portal.reports.history import LedgerImport, LedgerMonth  # noqa: F401
+from portal.reports.volumes import ProductionVolume  # noqa: F401
