@@ -148,6 +148,7 @@ def test_batch_list_pages_through_the_register_newest_first(app):
 
 def test_quality_reads_the_lists_but_changes_nothing_and_a_rep_sees_none(app):
     quality, token = signed_in(app, "quality")
+    assert 'href="/catalog/batches"' in quality.get("/work").get_data(as_text=True)  # in the main nav
     assert quality.get("/catalog/batches").status_code == 200
     page = quality.get("/catalog/products").get_data(as_text=True)
     assert "P001" in page and "新增产品" not in page and "/catalog/products/" not in page
