@@ -151,7 +151,7 @@ def year_over_year(user, f: DashFilters) -> dict:
     portal's first case come from the imported ledger when helper H's history exists."""
     year = f.last.year
     counts = dict(_sums(user, f, date(year - 1, 1, 1), date(year, 12, 1), by=ReportMonth.month))
-    ledger = _ledger(f, year)
+    ledger = _ledger(user, f, year)
     series = []
     for y in (year, year - 1):
         data = []
@@ -166,14 +166,14 @@ def year_over_year(user, f: DashFilters) -> dict:
             "categories": [_("%(month)s月", month=m) for m in range(1, 13)], "series": series}
 
 
-def _ledger(f: DashFilters, year: int) -> dict:
+def _ledger(user, f: DashFilters, year: int) -> dict:
     """{year: {month: count}} from the imported history (portal.reports.history, helper H's
     contract) for both years; empty until it exists."""
     try:
         from portal.reports.history import monthly_counts
     except ImportError:
         return {}
-    return {y: monthly_counts(y, f) for y in (year, year - 1)}
+    return {y: monthly_counts(y, f, user) for y in (year, year - 1)}
 
 
 def _named_bars(chart_id, title, rows, names, param, f, kind="bar") -> dict:
