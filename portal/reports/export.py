@@ -34,6 +34,7 @@ from portal.cases.models import Case, Category, mask_phone
 from portal.cases.queries import SORTS, CaseFilters, filter_clauses
 from portal.extensions import db
 from portal.i18n import locale_code, text
+from portal.labels import N_
 from portal.org.models import OrgUnit
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -71,6 +72,8 @@ def csv_chunks(header: list[str], rows: Iterable) -> Iterator[bytes]:
     out = csv.writer(buf, lineterminator="\r\n")
     out.writerow([csv_cell(h) for h in header])
     yield "\ufeff".encode() + buf.getvalue().encode()
+    buf.seek(0)
+    buf.truncate()
     for n, row in enumerate(rows, start=1):
         out.writerow([csv_cell(v) for v in row])
         if n % CHUNK_ROWS == 0:
@@ -144,6 +147,7 @@ _STYLES = (
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
     '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '</styleSheet>')
 _SHEET_HEAD = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -235,8 +239,8 @@ WRITERS = {"csv": (csv_chunks, CSV_MIME), "xlsx": (xlsx_chunks, XLSX_MIME)}
 
 # ---------------------------------------------------------------- the case list
 
-CASE_HEADER = ("编号", "受理时间", "状态", "类别", "原因", "顾客", "电话", "产品", "规格", "生产批号",
-               "分公司", "责任部门", "当前环节", "时限", "结案时间")
+CASE_HEADER = (N_("编号"), N_("受理时间"), N_("状态"), N_("类别"), N_("原因"), N_("顾客"), N_("电话"), N_("产品"),
+               N_("规格"), N_("生产批号"), N_("分公司"), N_("责任部门"), N_("当前环节"), N_("时限"), N_("结案时间"))
 _branch, _unit = aliased(OrgUnit), aliased(OrgUnit)
 _CASE_SELECT = (sa.select(Case.number, Case.received_at, Case.state, Case.klass, Category.name.label("category"),
                           Case.customer_name, Case.customer_phone, Case.product_name, Case.product_spec,
@@ -259,6 +263,17 @@ def count_upto(user, f: CaseFilters, limit: int) -> int:
     return db.session.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one()
 
 
+def _streamed_rows(q):
+    """The rows through a server-side cursor (a thousand at a time, never all in memory).
+    PostgreSQL keeps such a cursor only inside a transaction block, and a GET reads in
+    autocommit (portal/dbreads.py): this read takes its block back, as a GET that writes does."""
+    conn = db.session.connection()
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql" and dbapi.autocommit:
+        dbapi.autocommit = False
+    return conn.execute(q.execution_options(yield_per=1000))
+
+
 def case_header(code: str | None = None) -> list[str]:
     code = code or locale_code()
     return [text(h, code) for h in CASE_HEADER]
@@ -279,7 +294,7 @@ def case_rows(user, f: CaseFilters, code: str | None = None, progress=None) -> I
         return label[member]
 
     hq = text("总部", code)
-    result = db.session.execute(case_query(user, f).execution_options(yield_per=1000))
+    result = _streamed_rows(case_query(user, f))
     for n, r in enumerate(result, start=1):
         yield (r.number, r.received_at, lbl(r.state), lbl(r.klass), r.category, r.customer_name,
                r.customer_phone if full_phone else mask_phone(r.customer_phone), r.product_name,
@@ -314,6 +329,10 @@ def _key(token: str) -> str:
     return f"portal:export:{token}"
 
 
+def _rq_id(token: str) -> str:
+    return f"export-{token}"
+
+
 def start_export(user, f: CaseFilters, fmt: str, code: str) -> str | None:
     """Record the export in Redis and hand it to a worker; its token, or None if Redis did
     not take it (the page says so; nothing is left half done)."""
@@ -329,7 +348,8 @@ def start_export(user, f: CaseFilters, fmt: str, code: str) -> str | None:
         r.expire(_key(token), JOB_TTL)
     except Exception:  # noqa: BLE001 - Redis down: no job, the page says so
         return None
-    if not queues.enqueue("default", "jobs.exports.run_export", token, job_timeout=1800, failure_ttl=JOB_TTL):
+    if not queues.enqueue("default", "jobs.exports.run_export", token, job_id=_rq_id(token), job_timeout=1800,
+                          failure_ttl=JOB_TTL):
         return None  # the record expires with nobody pointing at it
     return token
 
@@ -342,7 +362,22 @@ def export_job(token: str) -> dict | None:
     job = {k.decode(): v.decode() for k, v in raw.items()}
     for name in ("user_id", "done", "total"):
         job[name] = int(job[name])
+    if job["status"] in ("queued", "running") and _worker_gave_up(token):
+        job["status"] = "failed"
     return job
+
+
+def _worker_gave_up(token: str) -> bool:
+    """The RQ job failed (an error, its time out, a killed work-horse) or is gone."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from portal import queues
+    try:
+        status = Job.fetch(_rq_id(token), connection=queues.redis()).get_status(refresh=False)
+    except NoSuchJobError:
+        return True
+    return status in ("failed", "stopped", "canceled")
 
 
 def export_path(token: str, job: dict) -> Path:

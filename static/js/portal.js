@@ -115,4 +115,10 @@
     });
   }
   document.addEventListener("htmx:afterSettle", tick);
+
+  // The list's export links take the filters the page shows now (htmx pushed them to the URL).
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest && evt.target.closest("a[data-export]");
+    if (link) link.search = location.search;
+  });
 })();
