@@ -66,6 +66,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     app.register_blueprint(capa_pdf_bp)
     from portal.reports.routes import bp as reports_bp  # issue 13: 统计报表 (the dashboard)
     app.register_blueprint(reports_bp)
+    from portal.reports.history_routes import bp as reports_history_bp  # 历史数据 and 产量
+    app.register_blueprint(reports_history_bp)
     from portal.reports.export_routes import bp as reports_export_bp  # the list's CSV/XLSX exports
     app.register_blueprint(reports_export_bp)
 

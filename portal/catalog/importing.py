@@ -106,8 +106,13 @@ def _header_key(text) -> str:
 
 
 def _map_header(kind: ImportKind, header: tuple) -> dict[str, int]:
-    """Column name -> position in the row; FileProblem if a required column is missing."""
-    wanted = {_header_key(h): c.name for c in COLUMNS[kind] for h in c.headers}
+    return map_columns(COLUMNS[kind], header)
+
+
+def map_columns(columns: tuple[Column, ...], header: tuple) -> dict[str, int]:
+    """Column name -> position in the row; FileProblem if a required column is missing.
+    (Also the other imports' header rule: portal/reports/history.py.)"""
+    wanted = {_header_key(h): c.name for c in columns for h in c.headers}
     positions: dict[str, int] = {}
     for i, cell in enumerate(header):
         name = wanted.get(_header_key(cell))
@@ -116,7 +121,7 @@ def _map_header(kind: ImportKind, header: tuple) -> dict[str, int]:
         if name in positions:
             raise FileProblem(_("第 1 行的表头中「%(column)s」出现了两次。", column=rules.as_text(cell)))
         positions[name] = i
-    missing = [c.headers[0] for c in COLUMNS[kind] if c.required and c.name not in positions]
+    missing = [c.headers[0] for c in columns if c.required and c.name not in positions]
     if missing:
         raise FileProblem(_("第 1 行应为表头，缺少必填列：%(columns)s。可下载模板对照。",
                             columns="、".join(missing)))
