@@ -149,3 +149,15 @@ def sheet_pdf_path(sheet: CorrectiveAction, viewer, *, drafts: bool = True) -> P
     frozen = sha256_of([[s.id, s.content_hash] for s in signatures])[:16] if final else None
     return cached_pdf("ca_sheet", context, folder="ca",
                       stem=f"{sheet.number}-{view}" + ("" if final else "-draft"), key=frozen)
+
+
+def prerender_sheet(sheet: CorrectiveAction) -> list[Path]:
+    """The closed sheet as each of its people reads it, rendered by the worker right after
+    verification (jobs/documents.py), so their first download is a file read; people with the
+    same view of its cases share one file, rendered once."""
+    signatures = sheet_signatures(sheet)
+    if not sheet_complete(sheet, signatures):
+        return []
+    readers = {sheet.issued_by, sheet.owner, sheet.responded_by, sheet.verified_by,
+               *(s.signer for s in signatures)} - {None}
+    return sorted({sheet_pdf_path(sheet, reader, drafts=False) for reader in readers})

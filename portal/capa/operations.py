@@ -29,6 +29,7 @@ from portal.jsonutil import jsonable
 from portal.notify.outbox import hand_to_workers, notify_users
 from portal.org.enums import Role, UnitKind
 from portal.org.models import OrgUnit, User
+from portal.queues import enqueue
 from portal.signing import audit
 from portal.signing.enums import SignatureMeaning
 from portal.signing.operations import sign
@@ -385,8 +386,11 @@ def verify(sheet: CorrectiveAction, actor: User, version: int, *, password: str,
           comment=None if effective else reason)
     if files:
         after["files"] = _attach(sheet, list(files), actor)
-    return _commit(sheet, "ca_verified" if effective else "ca_not_effective", actor, before, after,
-                   note=None if effective else reason)
+    _commit(sheet, "ca_verified" if effective else "ca_not_effective", actor, before, after,
+            note=None if effective else reason)
+    if effective:  # closed and frozen: its PDF is made now, so the first download is a file read
+        enqueue("default", "jobs.documents.render_ca_sheet", sheet.id, result_ttl=0, failure_ttl=86400)
+    return sheet
 
 
 # ---------------------------------------------------------------- the clock (jobs/capa.py)

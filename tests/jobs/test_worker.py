@@ -75,3 +75,40 @@ def test_portal_worker_makes_thumbnails_and_caches_the_signoff_pdf(app, private_
     download = leader.get(f"/cases/{case.number}/signoff.pdf")
     assert download.status_code == 200
     assert download.data in {p.read_bytes() for p in pdfs}
+
+
+def test_portal_worker_renders_the_closed_corrective_action_sheet(app, private_redis,
+                                                                  monkeypatch, tmp_path):
+    from datetime import timedelta
+
+    from portal import clock
+    from portal.capa import operations as capa
+    from portal.clock import local, utcnow
+    from tests.conftest import PASSWORD, make_sheet_at, user
+    monkeypatch.setitem(app.config, "REDIS_URL", private_redis)
+    sheet = make_sheet_at("approved")
+    queue = Queue("default", connection=Redis.from_url(private_redis))
+    assert "jobs.documents.render_ca_sheet" not in [j.func_name for j in queue.get_jobs()]  # a draft waits
+    clock.travel(timedelta(days=8))  # verification closes it and hands the PDF over
+    capa.verify(sheet, user("quality"), sheet.version, password=PASSWORD, effective=True,
+                evidence="抽检合格", verified_on=local(utcnow()).date())
+    assert [j.args for j in queue.get_jobs() if j.func_name == "jobs.documents.render_ca_sheet"] == [(sheet.id,)]
+    cache = Path(app.config["PDF_CACHE_DIR"]) / "ca"
+    assert not list(cache.glob(f"{sheet.number}-*.pdf"))
+
+    done = run_portal_worker(app, private_redis, tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert FailedJobRegistry("default", connection=Redis.from_url(private_redis)).count == 0, output[-3000:]
+
+    pdfs = sorted(cache.glob(f"{sheet.number}-*.pdf"))
+    assert pdfs and all(p.read_bytes().startswith(b"%PDF") for p in pdfs)
+    assert not [p for p in pdfs if "-draft" in p.name]
+    made = {p: p.stat().st_mtime_ns for p in pdfs}
+    # The verifier's and the leader's downloads are the worker's files, read back: nothing new.
+    for who in ("quality", "leader_prod1"):
+        client, _ = signed_in(app, who)
+        download = client.get(f"/ca/{sheet.number}/pdf")
+        assert download.status_code == 200
+        assert download.data in {p.read_bytes() for p in pdfs}
+    assert {p: p.stat().st_mtime_ns for p in sorted(cache.glob(f"{sheet.number}-*.pdf"))} == made
