@@ -24,3 +24,11 @@ from jobs.capa import remind_overdue_sheets  # noqa: E402
 
 # Every quarter of an hour: corrective-action sheets past their time limit (once per step).
 cron.register(remind_overdue_sheets, queue_name="notify", cron="*/15 * * * *", ttl=900)
+
+from jobs.summaries import send_daily, send_monthly, send_weekly  # noqa: E402
+
+# Leaders' reports (portal/reports/summary.py), for the period just ended; the outbox key
+# per period and leader makes a second run (a restarted cron) send nothing again.
+cron.register(send_daily, queue_name="default", cron="0 8 * * *")  # yesterday's, at 08:00
+cron.register(send_weekly, queue_name="default", cron="30 8 * * 1")  # Mondays 08:30: last week
+cron.register(send_monthly, queue_name="default", cron="0 9 1 * *")  # the 1st, 09:00: last month

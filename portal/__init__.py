@@ -66,6 +66,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     app.register_blueprint(capa_pdf_bp)
     from portal.reports.routes import bp as reports_bp  # issue 13: 统计报表 (the dashboard)
     app.register_blueprint(reports_bp)
+    from portal.reports.summary_routes import bp as reports_summary_bp  # 汇总报告 (周报, 月报, 日报)
+    app.register_blueprint(reports_summary_bp)
     from portal.reports.history_routes import bp as reports_history_bp  # 历史数据 and 产量
     app.register_blueprint(reports_history_bp)
     from portal.reports.export_routes import bp as reports_export_bp  # the list's CSV/XLSX exports

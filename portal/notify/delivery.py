@@ -17,6 +17,7 @@ import base64
 import functools
 import hashlib
 import logging
+import mimetypes
 import smtplib
 import time
 import uuid
@@ -24,6 +25,7 @@ from collections import Counter
 from datetime import timedelta
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
@@ -60,7 +62,7 @@ _case = sa.table("case", sa.column("id", sa.Integer), sa.column("number", sa.Str
 _claimed_columns = (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address,
                     OutboxMessage.subject, OutboxMessage.body, OutboxMessage.html,
                     OutboxMessage.key, OutboxMessage.case_id, OutboxMessage.attempts,
-                    OutboxMessage.retries_from)
+                    OutboxMessage.retries_from, OutboxMessage.attachment)
 
 
 def deliver_message(message_id: int) -> str:
@@ -351,7 +353,8 @@ class _Senders:
             # The demo and development setups have no mail server: the outbox row is the record.
             return "outbox-only: MAIL_SERVER not configured"
         raw = build_email(row.address, row.subject, row.body, html=row.html, link=link,
-                          message_id=_mail_message_id(row.id, row.key))
+                          message_id=_mail_message_id(row.id, row.key),
+                          attachment=Path(config["PDF_CACHE_DIR"]) / row.attachment if row.attachment else None)
         if self._smtp is None:
             self._smtp = _RecordingSMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]),
                                         timeout=SMTP_TIMEOUT_SECONDS)
@@ -376,9 +379,10 @@ class _Senders:
 
 
 def build_email(to: str, subject: str, body: str, *, message_id: str, html: str | None = None,
-                link: str | None = None) -> bytes:
+                link: str | None = None, attachment: Path | None = None) -> bytes:
     """A Chinese mail with a plain-text part and an HTML part, both with the case's link, as
-    the bytes SMTP sends. Built by hand: the email package's header policy cost more than
+    the bytes SMTP sends, and the `attachment` file if any (a missing file raises: the
+    delivery is retried). Built by hand: the email package's header policy cost more than
     the rest of the delivery of a small mail."""
     config = current_app.config
     env = current_app.jinja_env
@@ -397,6 +401,11 @@ def build_email(to: str, subject: str, body: str, *, message_id: str, html: str 
         f"Date: {format_datetime(utcnow().astimezone(SHANGHAI))}",
         f"Message-ID: {message_id}",
         "MIME-Version: 1.0",
+    ]
+    if attachment is not None:
+        mixed = f"=_outbox_mixed_{uuid.uuid4().hex}"
+        head += [f'Content-Type: multipart/mixed; boundary="{mixed}"', "", f"--{mixed}"]
+    head += [
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
         "",
         f"--{boundary}",
@@ -412,6 +421,19 @@ def build_email(to: str, subject: str, body: str, *, message_id: str, html: str 
         f"--{boundary}--",
         "",
     ]
+    if attachment is not None:
+        encoded = base64.b64encode(attachment.read_bytes()).decode("ascii")
+        kind = mimetypes.guess_type(attachment.name)[0] or "application/octet-stream"
+        head += [
+            f"--{mixed}",
+            f'Content-Type: {kind}; name="{attachment.name}"',
+            "Content-Transfer-Encoding: base64",
+            f'Content-Disposition: attachment; filename="{attachment.name}"',
+            "",
+            CRLF.join(encoded[i:i + 76] for i in range(0, len(encoded), 76)),
+            f"--{mixed}--",
+            "",
+        ]
     return "\r\n".join(head).encode("ascii")
 
 

@@ -7,7 +7,8 @@ from portal.extensions import db
 from portal.models_base import created_column, utc_column
 
 # What a message is about; reminders and escalations are cancelled when the step is left.
-KINDS = ("step", "reminder", "escalation", "hurry", "customer", "cluster")  # cluster: portal/clusters
+KINDS = ("step", "reminder", "escalation", "hurry", "customer", "cluster",  # cluster: portal/clusters
+         "summary")  # summary: portal/reports/summary
 # Where it goes: a user's mail or phone, an address only (a customer's phone), a unit's group
 # robot (address = UnitRobot.id), or the portal's own bell (never sent).
 CHANNELS = ("email", "sms", "robot", "inapp")
@@ -27,6 +28,8 @@ class OutboxMessage(db.Model):
     subject = sa.Column(sa.String(200), nullable=False)
     body = sa.Column(sa.Text, nullable=False)  # plain text: the SMS, the robot text, the mail's text part
     html = sa.Column(sa.Text)  # the mail's HTML part, if any
+    # A file the mail carries (a summary PDF), relative to PDF_CACHE_DIR: read when sent.
+    attachment = sa.Column(sa.String(300))
     case_id = sa.Column(sa.Integer, sa.ForeignKey("case.id"), index=True)
     created_at = created_column()
     send_after = sa.Column(sa.DateTime(timezone=True), nullable=False)

@@ -21,14 +21,15 @@ JOB_BATCH = 100
 
 def add_message(*, key: str, channel: str, recipient=None, address: str | None = None,
                 subject: str, body: str, case_id: int | None = None, send_after=None,
-                kind: str = "step", html: str | None = None) -> OutboxMessage | None:
+                kind: str = "step", html: str | None = None,
+                attachment: str | None = None) -> OutboxMessage | None:
     """Queue one message unless one with this key exists (a retry never sends twice).
 
     To a user (`recipient`: the address is their mail or phone unless `address` is given), to
     an address only (a customer's phone: recipient None), or to a group robot (channel
     "robot", address = the UnitRobot id). Returns None when there is nowhere to send it.
     `send_after` in the future makes a scheduled row (a reminder); `html` replaces the mail's
-    generated HTML part.
+    generated HTML part; `attachment` (a path under PDF_CACHE_DIR) is attached to the mail.
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown outbox channel {channel!r}")
@@ -49,7 +50,7 @@ def add_message(*, key: str, channel: str, recipient=None, address: str | None =
     msg = OutboxMessage(key=key, kind=kind, channel=channel,
                         recipient_id=recipient.id if recipient is not None else None,
                         address=str(address) if address is not None else None,
-                        subject=subject[:200], body=body, html=html, case_id=case_id,
+                        subject=subject[:200], body=body, html=html, case_id=case_id, attachment=attachment,
                         send_after=send_after or utcnow(),
                         status="unread" if channel == "inapp" else "pending")
     db.session.add(msg)
