@@ -1,4 +1,5 @@
-"""Remove uploads that were staged in a form but never became part of a case."""
+"""Nightly removal of files nobody will read: uploads staged in a form that never became part
+of a case, and draft PDFs of records that have changed since."""
 from jobs.context import app
 
 
@@ -6,3 +7,9 @@ def purge_staged_uploads(max_age_hours: int = 48) -> int:
     with app().app_context():
         from portal.cases.evidence import purge_orphans
         return purge_orphans(max_age_hours)
+
+
+def purge_draft_pdfs(max_age_hours: int = 48) -> int:
+    with app().app_context():
+        from portal.pdf_cache import purge_drafts
+        return purge_drafts(max_age_hours)

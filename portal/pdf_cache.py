@@ -6,6 +6,7 @@ imports WeasyPrint (about a second of Pango and Cairo start-up).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,9 +16,13 @@ from portal.clock import fmt, utcnow
 from portal.jsonutil import sha256_of
 
 
+DRAFT = "-draft-"  # in the name of every draft's file, which purge_drafts removes when old
+
+
 def cached_pdf(document: str, make_context: Callable[[], dict], *, folder: str, stem: str,
-               key: str | None = None) -> Path:
-    """The PDF under PDF_CACHE_DIR/<folder>/<stem>-<key>.pdf, rendered from make_context() if missing.
+               key: str | None = None, draft: bool = False) -> Path:
+    """The PDF under PDF_CACHE_DIR/<folder>/<stem>-<key>.pdf (<stem>-draft-<key>.pdf for a
+    draft), rendered from make_context() if missing.
 
     Without a key the file is named by the hash of the context, so the context is built
     on every call; a caller that knows what a frozen record holds (its signatures) passes
@@ -29,7 +34,7 @@ def cached_pdf(document: str, make_context: Callable[[], dict], *, folder: str, 
     if key is None:
         context = make_context()
         key = sha256_of(context)[:16]
-    path = cache / f"{stem}-{key}.pdf"
+    path = cache / f"{stem}{DRAFT if draft else '-'}{key}.pdf"
     if path.exists():
         return path
     if context is None:
@@ -43,3 +48,20 @@ def cached_pdf(document: str, make_context: Callable[[], dict], *, folder: str, 
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def purge_drafts(max_age_hours: int = 48) -> int:
+    """Delete draft PDFs and half-written renders older than the limit (jobs/cleanup.py).
+
+    Each change of an unsigned record leaves a draft named by its old content, never read
+    again; a draft still wanted is rendered anew at its next download. Final files stay:
+    they are the record as signed, and their names are what a download looks for.
+    """
+    root = Path(current_app.config["PDF_CACHE_DIR"])
+    cutoff = time.time() - max_age_hours * 3600
+    removed = 0
+    for path in [*root.glob(f"*/*{DRAFT}*.pdf"), *root.glob("*/*.part")]:
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

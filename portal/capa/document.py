@@ -148,7 +148,7 @@ def sheet_pdf_path(sheet: CorrectiveAction, viewer, *, drafts: bool = True) -> P
     # file without building the sheet again. A draft is named by its content, which changes.
     frozen = sha256_of([[s.id, s.content_hash] for s in signatures])[:16] if final else None
     return cached_pdf("ca_sheet", context, folder="ca",
-                      stem=f"{sheet.number}-{view}" + ("" if final else "-draft"), key=frozen)
+                      stem=f"{sheet.number}-{view}", key=frozen, draft=not final)
 
 
 def prerender_sheet(sheet: CorrectiveAction) -> list[Path]:

@@ -94,8 +94,9 @@ def signoff_pdf_path(case: Case, *, full_phone: bool, drafts: bool = False) -> P
     context["draft"] = not final
     # The variant is in the name as well as in the hash, so a masked reader can never be
     # handed the full sheet by a key that happens to match.
-    variant = ("full" if full_phone else "masked") + ("" if final else "-draft")
-    return cached_pdf("case_signoff", lambda: context, folder="signoff", stem=f"{case.number}-{variant}")
+    variant = "full" if full_phone else "masked"
+    return cached_pdf("case_signoff", lambda: context, folder="signoff", stem=f"{case.number}-{variant}",
+                      draft=not final)
 
 
 def prerender_signoff(case: Case) -> list[Path]:
