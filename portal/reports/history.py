@@ -394,10 +394,8 @@ def recent_imports(limit: int = 20) -> list[LedgerImport]:
                 .scalars())
 
 
-def ledger_years() -> list[tuple[int, dict[int, int]]]:
-    """[(year, {month: complaints})] of everything imported, newest year first, for the page."""
-    years: dict[int, dict[int, int]] = {}
-    for month, n in db.session.execute(sa.select(LedgerMonth.month, sa.func.sum(LedgerMonth.count))
-                                       .group_by(LedgerMonth.month)):
-        years.setdefault(month.year, {})[month.month] = int(n)
-    return sorted(years.items(), reverse=True)
+def ledger_months() -> list[tuple[date, int]]:
+    """[(month, complaints)] of everything imported, newest first, for the page."""
+    return [(month, int(n)) for month, n in db.session.execute(
+        sa.select(LedgerMonth.month, sa.func.sum(LedgerMonth.count))
+        .group_by(LedgerMonth.month).order_by(LedgerMonth.month.desc()))]

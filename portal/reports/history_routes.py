@@ -59,7 +59,7 @@ def ledger():
                 return redirect_to(url_for("reports_history.ledger"))
     first = history.first_case_month()
     return _render_form("reports/history.html", form, message, _status(), row_errors=row_errors,
-                        imports=history.recent_imports(), years=history.ledger_years(), editor=_editor(),
+                        imports=history.recent_imports(), months=history.ledger_months(), editor=_editor(),
                         first_month=first, sources=list(history.LedgerSource))
 
 
