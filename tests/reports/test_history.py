@@ -160,6 +160,8 @@ def test_units_produced_from_the_register_and_entered_figures_win(app):
     assert volumes.units_produced(sep, sep, [p1.id]) == 1_000_000  # the register's 2.4M no longer counts
     assert volumes.units_produced(sep, sep) == _register_units(sep, sep) - _register_units(sep, sep, {p1.id}) + 1_000_000
     assert volumes.units_produced(date(2024, 1, 1), date(2024, 1, 1), [p2.id]) is None
+    # The dashboard's one-call form agrees with units_produced month by month.
+    assert volumes.units_by_month(sep, octo) == {m: volumes.units_produced(m, m) for m in (sep, octo)}
     # A second form loaded before the change is refused with a message, the figure kept.
     resp = quality.post("/reports/history/volumes", data={"csrf_token": token, "product_id": p1.id,
                                                          "month": "2026-09", "units": "5", "version": ""})
@@ -199,3 +201,15 @@ def test_who_may_see_and_change_history(app):
                                                 "file": (io.BytesIO(csv_bytes([["2025-01", "", "", 1]], COUNTS)),
                                                          "x.csv")}, content_type="multipart/form-data")
     assert resp.status_code == 403 and count(LedgerMonth) == 0
+
+
+def test_the_dashboards_year_over_year_chart_shows_the_imported_ledger(app):
+    import json
+    import re
+    make_case("desk")  # this month: from here on the cases count
+    assert post_ledger(signed_in(app, "quality")[0], csv_bytes(LEDGER, COUNTS), "台账.csv").status_code == 303
+    html = signed_in(app, "ceo")[0].get("/reports/?month_from=2025-01&month_to=2025-12").get_data(as_text=True)
+    data = json.loads(re.search(r'id="dashboard-data">(.*?)</script>', html, re.S).group(1))
+    chart = next(c for c in data["charts"] if c["id"] == "yoy")
+    year_2025, year_2024 = ([p["value"] for p in s["data"]] for s in chart["series"])
+    assert year_2025 == [10, 2, 5] + [0] * 9 and year_2024 == [0] * 12
