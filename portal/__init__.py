@@ -72,6 +72,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     app.register_blueprint(reports_history_bp)
     from portal.reports.export_routes import bp as reports_export_bp  # the list's CSV/XLSX exports
     app.register_blueprint(reports_export_bp)
+    from portal.reports.assessment_routes import bp as reports_assessment_bp  # 考核
+    app.register_blueprint(reports_assessment_bp)
 
     from portal import htmx as htmx_helpers, templating, cli, security, static_files
     from portal.cases import present

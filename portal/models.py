@@ -13,3 +13,4 @@ from portal.catalog.models import ImportJob  # noqa: F401
 from portal.reports.rollup import ReportMonth  # noqa: F401
 from portal.reports.history import LedgerImport, LedgerMonth  # noqa: F401
 from portal.reports.volumes import ProductionVolume  # noqa: F401
+from portal.reports.assessment import AssessmentMonth, PenaltyRule  # noqa: F401

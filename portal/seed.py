@@ -125,6 +125,8 @@ def seed_reference() -> dict[str, OrgUnit]:
     db.session.flush()
     from portal.escalation.ladder import seed_ladder
     seed_ladder(units)  # PROCEDURES.md §5
+    from portal.reports.assessment import seed_penalty_rules
+    seed_penalty_rules()  # PROCEDURES.md §9
     return units
 
 

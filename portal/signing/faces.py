@@ -192,6 +192,9 @@ def may_see(signature, viewer) -> bool:
         return True
     if signature.object_type == "corrective_action":
         return _sheet_visible(signature.object_id, viewer)
+    if signature.object_type == "assessment_month":  # a month's 考核: whoever may open reports
+        from portal.reports.routes import REPORT_ROLES
+        return viewer.has_role(*REPORT_ROLES)
     if signature.case_id:
         from portal.cases import access
         from portal.cases.models import Case
