@@ -20,10 +20,6 @@ EXPORT_ROLES = (Role.LEADER, Role.QUALITY, Role.DESK, Role.ADMIN)
 HTMX_STOP_POLLING = 286
 
 
-def may_export(user) -> bool:
-    return user.is_authenticated and user.has_role(*EXPORT_ROLES)
-
-
 @bp.route("/cases.<fmt>")
 @login_required
 @roles_required(*EXPORT_ROLES)
