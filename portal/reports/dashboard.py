@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app, g, url_for
 from flask_babel import gettext as _
 
 from portal.batches.models import Product
@@ -26,7 +26,7 @@ from portal.clusters.models import BatchCluster
 from portal.extensions import db
 from portal.org.enums import Role
 from portal.org.tree import unit_tree
-from portal.reports.rollup import SCORES, ReportMonth
+from portal.reports.rollup import MEASURES, ReportMonth
 
 MONTH_FORMAT = "%Y-%m"
 TOP = 12  # bars per "by …" chart; the rest are one bar 其他 without a link
@@ -67,15 +67,17 @@ class DashFilters:
     def last(self) -> date:
         return _month(self.month_to, date.today())
 
-    def case_filters(self, first: date | None = None, last: date | None = None, **extra) -> CaseFilters:
-        """The case list's filters for these months (or `first`..`last`) and `extra`."""
+    def case_filters(self, first: date | None = None, last: date | None = None, dated: bool = True,
+                     **extra) -> CaseFilters:
+        """The case list's filters for these months (or `first`..`last`, or any receipt date
+        if not `dated`) and `extra`."""
         first, last = first or self.first, last or self.last
-        return CaseFilters(**{"date_from": first.isoformat(), "date_to": _month_end(last).isoformat(),
-                              "branch": self.branch, "product": self.product, "category": self.category,
-                              "unit": self.unit, **extra})
+        period = {"date_from": first.isoformat(), "date_to": _month_end(last).isoformat()} if dated else {}
+        return CaseFilters(**{**period, "branch": self.branch, "product": self.product,
+                              "category": self.category, "unit": self.unit, **extra})
 
-    def url(self, first: date | None = None, last: date | None = None, **extra) -> str:
-        return url_for("cases.index", **self.case_filters(first, last, **extra).as_args())
+    def url(self, first: date | None = None, last: date | None = None, dated: bool = True, **extra) -> str:
+        return url_for("cases.index", **self.case_filters(first, last, dated, **extra).as_args())
 
 
 def _scope(user):
@@ -117,14 +119,53 @@ def _rollup_where(user, f: DashFilters, first: date, last: date) -> list:
     return where
 
 
-def _sums(user, f, first, last, by=None, measures=("n",)) -> list:
+def _summed(measures):
     # PostgreSQL sums bigints as numeric (Decimal in Python, a string in JSON): cast back.
-    cols = [sa.cast(sa.func.coalesce(sa.func.sum(getattr(ReportMonth, m)), 0), sa.BigInteger).label(m)
+    return [sa.cast(sa.func.coalesce(sa.func.sum(getattr(ReportMonth, m)), 0), sa.BigInteger).label(m)
             for m in measures]
-    q = sa.select(*([by] if by is not None else []), *cols).where(*_rollup_where(user, f, first, last))
-    if by is not None:
-        q = q.group_by(by)
-    return db.session.execute(q).all()
+
+
+def _once(key: tuple, compute):
+    """One query per request for what several charts read (the whole page in a few statements)."""
+    store = g.setdefault("dashboard_queries", {})
+    if key not in store:
+        store[key] = compute()
+    return store[key]
+
+
+def _cells(user, f: DashFilters) -> list:
+    """The period summed over its months: a row per (branch, product, category, unit) with
+    every measure, what the Pareto, the "by …" charts, satisfaction and the mean time read."""
+    keys = (ReportMonth.branch_id, ReportMonth.product_id, ReportMonth.category_id, ReportMonth.unit_id)
+    return _once(("cells", user.id, repr(f)), lambda: db.session.execute(
+        sa.select(*keys, *_summed(MEASURES)).where(*_rollup_where(user, f, f.first, f.last))
+        .group_by(*keys)).all())
+
+
+def _monthly(user, f: DashFilters) -> dict:
+    """{month: row of n, rejected, closed_48h} over the period and the two calendar years the
+    year-over-year chart compares."""
+    first, last = min(f.first, date(f.last.year - 1, 1, 1)), max(f.last, date(f.last.year, 12, 1))
+    return _once(("monthly", user.id, repr(f)), lambda: {r.month: r for r in db.session.execute(
+        sa.select(ReportMonth.month, *_summed(("n", "rejected", "closed_48h")))
+        .where(*_rollup_where(user, f, first, last)).group_by(ReportMonth.month)).all()})
+
+
+def _total(rows, key, measure: str = "n") -> dict:
+    out: dict = {}
+    for r in rows:
+        out[key(r)] = out.get(key(r), 0) + getattr(r, measure)
+    return out
+
+
+def _open_cases(user, f: DashFilters) -> list:
+    """The open cases now (any receipt date, the other filters), per step and responsible
+    unit, with how many are past their time limit: the tiles and the on-time charts."""
+    late = sa.func.sum(sa.case((Case.due_at < utcnow(), 1), else_=0))
+    where = filter_clauses(user, f.case_filters(dated=False, state="open"))
+    return _once(("open", user.id, repr(f)), lambda: db.session.execute(
+        sa.select(Case.step, Case.responsible_unit_id, sa.func.count().label("n"), late.label("late"))
+        .where(*where).group_by(Case.step, Case.responsible_unit_id)).all())
 
 
 def _point(value, url: str | None, name: str | None = None) -> dict:
@@ -150,7 +191,7 @@ def year_over_year(user, f: DashFilters) -> dict:
     """Cases per month of the period's last year against the year before; months before the
     portal's first case come from the imported ledger when helper H's history exists."""
     year = f.last.year
-    counts = dict(_sums(user, f, date(year - 1, 1, 1), date(year, 12, 1), by=ReportMonth.month))
+    counts = {m: r.n for m, r in _monthly(user, f).items()}
     ledger = _ledger(user, f, year)
     series = []
     for y in (year, year - 1):
@@ -191,7 +232,7 @@ def pareto(user, f: DashFilters) -> dict:
     """Cases per top-level cause category, largest first, with the cumulative share."""
     cats = {c.id: c for c in db.session.execute(sa.select(Category)).scalars()}
     roots: dict[int, int] = {}
-    for cid, n in _sums(user, f, f.first, f.last, by=ReportMonth.category_id):
+    for cid, n in _total(_cells(user, f), lambda r: r.category_id).items():
         root = cats[cid].root.id if cid in cats else 0
         roots[root] = roots.get(root, 0) + int(n or 0)
     chart = _named_bars("pareto", _("原因类别排列图"), roots.items(),
@@ -200,7 +241,7 @@ def pareto(user, f: DashFilters) -> dict:
     for point in chart["series"][0]["data"]:
         running += point["value"]
         cumulative.append(_point(round(100 * running / total, 1), point["url"]))
-    chart["series"].append({"name": _("累计百分比"), "data": cumulative, "type": "line", "percent": True})
+    chart["series"].append({"name": _("累计占比"), "data": cumulative, "type": "line", "percent": True})
     return chart
 
 
@@ -208,12 +249,13 @@ def by_dimension(user, f: DashFilters) -> list[dict]:
     tree = unit_tree()
     units = {uid: u.name for uid, u in tree.units.items()}
     products = dict(db.session.execute(sa.select(Product.id, Product.name)).all())
+    cells = _cells(user, f)
     return [
-        _named_bars("branch", _("各分公司投诉量"), _sums(user, f, f.first, f.last, by=ReportMonth.branch_id),
+        _named_bars("branch", _("各分公司投诉量"), _total(cells, lambda r: r.branch_id).items(),
                     units, "branch", f),
-        _named_bars("product", _("各产品投诉量"), _sums(user, f, f.first, f.last, by=ReportMonth.product_id),
+        _named_bars("product", _("各产品投诉量"), _total(cells, lambda r: r.product_id).items(),
                     products, "product", f),
-        _named_bars("unit", _("各责任部门投诉量"), _sums(user, f, f.first, f.last, by=ReportMonth.unit_id),
+        _named_bars("unit", _("各责任部门投诉量"), _total(cells, lambda r: r.unit_id).items(),
                     units, "unit", f),
     ]
 
@@ -221,26 +263,24 @@ def by_dimension(user, f: DashFilters) -> list[dict]:
 def completion_48h(user, f: DashFilters) -> dict:
     """Per month: cases closed within 48 hours of receipt, of the cases received that were
     not rejected (不予受理 is no complaint to handle)."""
-    rows = {r.month: r for r in _sums(user, f, f.first, f.last, by=ReportMonth.month,
-                                      measures=("n", "rejected", "closed_48h"))}
+    rows = _monthly(user, f)
     data = []
     for m in _months(f.first, f.last):
         r = rows.get(m)
         base = (r.n - r.rejected) if r else 0
         data.append(_point(round(100 * r.closed_48h / base, 1) if base else 0,
                            f.url(m, m, within48="1")))
-    return {"id": "within48", "type": "line", "title": _("48小时结案率（%）"),
+    return {"id": "within48", "type": "line", "title": _("48小时结案率"),
             "categories": [m.strftime(MONTH_FORMAT) for m in _months(f.first, f.last)],
             "series": [{"name": _("48小时结案率"), "data": data, "percent": True}]}
 
 
 def satisfaction(user, f: DashFilters) -> dict:
-    measures = [f"{s}_sum" for s in SCORES] + [f"{s}_n" for s in SCORES]
-    row = _sums(user, f, f.first, f.last, measures=measures)[0]
+    cells = _cells(user, f)
     data = []
     for field, label in SATISFACTION_DIMENSIONS:
-        n = getattr(row, f"{field}_n") or 0
-        data.append(_point(round(getattr(row, f"{field}_sum") / n, 2) if n else 0,
+        n = sum(getattr(r, f"{field}_n") for r in cells)
+        data.append(_point(round(sum(getattr(r, f"{field}_sum") for r in cells) / n, 2) if n else 0,
                            f.url(state=State.CLOSED.value), _(label)))
     return {"id": "satisfaction", "type": "bar", "title": _("回访满意度（各维度平均分）"),
             "categories": [d["name"] for d in data], "series": [{"name": _("平均分"), "data": data}]}
@@ -253,7 +293,7 @@ def rate_per_million(user, f: DashFilters) -> dict | None:
         from portal.reports.volumes import units_produced
     except ImportError:
         return None
-    counts = dict(_sums(user, f, f.first, f.last, by=ReportMonth.month))
+    counts = {m: r.n for m, r in _monthly(user, f).items()}
     products = [int(f.product)] if f.product.isdigit() else None
     data, any_volume = [], False
     for m in _months(f.first, f.last):
@@ -269,29 +309,27 @@ def rate_per_million(user, f: DashFilters) -> dict | None:
 
 
 def attainment(user, f: DashFilters) -> list[dict]:
-    """Open cases within their time limit, per step and per responsible department, against the
-    target (REPORT_ON_TIME_TARGET). Counted on the cases' current steps: the portal keeps no
-    per-step history of closed cases (their steps' times are in the audit trail only)."""
+    """The open cases within their time limit now, per step and per responsible department,
+    against the target (REPORT_ON_TIME_TARGET, percent). Counted on the cases' current steps,
+    any receipt date: the portal keeps no per-step history of closed cases (their steps'
+    times are in the audit trail only)."""
     target = current_app.config.get("REPORT_ON_TIME_TARGET", 90)
-    base = f.case_filters(state="open")
-    where = filter_clauses(user, base)
-    late = sa.func.sum(sa.case((Case.due_at < utcnow(), 1), else_=0))
+    rows = _open_cases(user, f)
     units = {uid: u.name for uid, u in unit_tree().units.items()}
     charts = []
-    for chart_id, title, column, param, names in (
-            ("on_time_step", _("各环节时限达成率（未结案件，%）"), Case.step, "step",
+    for chart_id, title, key, param, names in (
+            ("on_time_step", _("各环节时限达成率（未结案件）"), lambda r: r.step, "step",
              {s: _(s.label) for s in Step}),
-            ("on_time_unit", _("各责任部门时限达成率（未结案件，%）"), Case.responsible_unit_id, "unit", units)):
-        rows = db.session.execute(sa.select(column, sa.func.count(), late).where(*where)
-                                  .group_by(column)).all()
-        rows = sorted(rows, key=lambda r: (r[0] is None, list(names).index(r[0]) if r[0] in names else 0))
+            ("on_time_unit", _("各责任部门时限达成率（未结案件）"), lambda r: r.responsible_unit_id, "unit", units)):
+        n, late = _total(rows, key), _total(rows, key, "late")
+        order = list(names)
         on_time, overdue, cats = [], [], []
-        for key, n, n_late in rows:
-            value = key.value if isinstance(key, Step) else str(key) if key else "none"
-            cats.append(names.get(key) or _("未指定"))
-            on_time.append(_point(round(100 * (n - (n_late or 0)) / n, 1),
-                                  f.url(state="open", **{param: value})))
-            overdue.append(_point(int(n_late or 0), f.url(state="open", overdue="1", **{param: value})))
+        for k in sorted(n, key=lambda k: (k is None, order.index(k) if k in names else 0)):
+            value = k.value if isinstance(k, Step) else str(k) if k else "none"
+            cats.append(names.get(k) or _("未指定"))
+            on_time.append(_point(round(100 * (n[k] - late[k]) / n[k], 1),
+                                  f.url(dated=False, state="open", **{param: value})))
+            overdue.append(_point(int(late[k]), f.url(dated=False, state="open", overdue="1", **{param: value})))
         charts.append({"id": chart_id, "type": "bar", "title": title, "categories": cats, "target": target,
                        "series": [{"name": _("按时率"), "data": on_time, "percent": True},
                                   {"name": _("已超时限（件）"), "data": overdue, "axis": 1}]})
@@ -313,18 +351,17 @@ def clusters(user, f: DashFilters) -> dict:
 def kpis(user, f: DashFilters) -> list[dict]:
     """Open and overdue now (the filters but any receipt date), closed this calendar month,
     and the mean time to close of the period's closed cases."""
-    any_date = replace(f.case_filters(), date_from="", date_to="")
-    open_where = filter_clauses(user, replace(any_date, state="open"))
-    n_open, n_late = db.session.execute(sa.select(
-        sa.func.count(), sa.func.sum(sa.case((Case.due_at < utcnow(), 1), else_=0)))
-        .where(*open_where)).one()
+    any_date = f.case_filters(dated=False)
+    rows = _open_cases(user, f)
+    n_open, n_late = sum(r.n for r in rows), sum(r.late for r in rows)
     today = local(utcnow()).date()
     month = CaseFilters(**{**vars(any_date), "state": State.CLOSED.value,
                            "closed_from": today.replace(day=1).isoformat(),
                            "closed_to": _month_end(today).isoformat()})
     n_closed = db.session.execute(sa.select(sa.func.count()).where(*filter_clauses(user, month))).scalar_one()
-    row = _sums(user, f, f.first, f.last, measures=("closed", "close_seconds"))[0]
-    hours = round((row.close_seconds or 0) / row.closed / 3600, 1) if row.closed else None
+    cells = _cells(user, f)
+    closed, seconds = sum(r.closed for r in cells), sum(r.close_seconds for r in cells)
+    hours = round(seconds / closed / 3600, 1) if closed else None
 
     def link(cf):
         return url_for("cases.index", **cf.as_args())
