@@ -1,5 +1,5 @@
 """Nightly removal of files nobody will read: uploads staged in a form that never became part
-of a case, and draft PDFs of records that have changed since."""
+of a case, draft PDFs of records that have changed since, and case-list exports past their day."""
 from jobs.context import app
 
 
@@ -13,3 +13,9 @@ def purge_draft_pdfs(max_age_hours: int = 48) -> int:
     with app().app_context():
         from portal.pdf_cache import purge_drafts
         return purge_drafts(max_age_hours)
+
+
+def purge_exports(max_age_hours: int = 24) -> int:
+    with app().app_context():
+        from portal.reports.export import purge_exports as purge
+        return purge(max_age_hours)

@@ -25,6 +25,11 @@ from jobs.cleanup import purge_draft_pdfs  # noqa: E402
 # Nightly too: draft PDFs (草稿) a day or two old; a draft still wanted is made again on download.
 cron.register(purge_draft_pdfs, queue_name="default", cron="40 3 * * *")
 
+from jobs.cleanup import purge_exports  # noqa: E402
+
+# Nightly: case-list export files older than a day (their download pages have expired).
+cron.register(purge_exports, queue_name="default", cron="50 3 * * *")
+
 from jobs.capa import remind_overdue_sheets  # noqa: E402
 
 # Every quarter of an hour: corrective-action sheets past their time limit (once per step).

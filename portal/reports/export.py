@@ -16,6 +16,7 @@ import csv
 import io
 import re
 import secrets
+import time
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -382,6 +383,18 @@ def _worker_gave_up(token: str) -> bool:
 
 def export_path(token: str, job: dict) -> Path:
     return export_dir() / f"{token}.{job['format']}"
+
+
+def purge_exports(max_age_hours: int = JOB_TTL // 3600) -> int:
+    """Delete export files, and half-written ones, past their record's life (jobs/cleanup.py):
+    no page links to them any more, and they hold customers' details."""
+    cutoff = time.time() - max_age_hours * 3600
+    removed = 0
+    for path in export_dir().iterdir():
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def run_export(token: str) -> str:

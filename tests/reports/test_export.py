@@ -179,3 +179,18 @@ def test_a_big_export_whose_worker_failed_says_so(app, rq_redis):
     poll = desk.get(page_url, headers={"HX-Request": "true"})
     assert poll.status_code == HTMX_STOP_POLLING
     assert "没有生成文件" in poll.get_data(as_text=True)
+
+
+def test_export_files_past_their_day_are_purged_and_newer_ones_kept(app):
+    import os
+
+    from portal.reports.export import export_dir, purge_exports
+    old, new, part = (export_dir() / name for name in ("old.xlsx", "new.csv", "half.part"))
+    for path in (old, new, part):
+        path.write_bytes(b"x")
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    os.utime(part, (day_ago, day_ago))
+    assert purge_exports() == 2
+    assert (old.exists(), part.exists(), new.exists()) == (False, False, True)
+    new.unlink()
