@@ -26,6 +26,13 @@ def init_app(app) -> None:
         from portal.escalation.operations import schedule_open_cases
         click.echo(f"已为 {schedule_open_cases()} 件在办投诉安排提醒和超时升级。")
 
+    @app.cli.command("search-reindex")
+    def search_reindex_command():
+        """Rebuild the search index from every case (after a bulk load that bypassed the app)."""
+        from portal.search.index import reindex
+        cases, terms = reindex()
+        click.echo(f"已为 {cases} 件投诉重建检索索引（{terms} 个词条）。")
+
     @app.cli.command("pdf")
     @click.argument("number")
     @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),

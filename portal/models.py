@@ -11,6 +11,8 @@ from portal.capa.models import CorrectiveAction, SheetCounter  # noqa: F401
 from portal.clusters.models import BatchCluster, BatchClusterCase, ClusterRule  # noqa: F401
 from portal.catalog.models import ImportJob  # noqa: F401
 from portal.reports.rollup import ReportMonth  # noqa: F401
+from portal.search.index import CaseTerm  # noqa: F401  (and its upkeep on case flushes)
+from portal.knowledge.models import TypicalCase  # noqa: F401
 from portal.reports.history import LedgerImport, LedgerMonth  # noqa: F401
 from portal.reports.volumes import ProductionVolume  # noqa: F401
 from portal.reports.assessment import AssessmentMonth, PenaltyRule  # noqa: F401

@@ -19,6 +19,7 @@ from portal.labels import N_
 from portal.org.enums import Role
 from portal.org.models import OrgUnit
 from portal.org.tree import unit_tree
+from portal.search import index as search_index
 
 NUMBER_RE = re.compile(r"^KS(\d{4})-(\d{1,6})$", re.I)
 # What a person types for a phone: digits with spaces, dashes, dots or brackets, maybe +86.
@@ -127,7 +128,8 @@ def phone_ends_with(digits: str):
 
 def search_clause(text: str):
     """The search box of the case list and of my work: a case number, the end of a phone
-    (or a whole one, landlines with their dash), a batch number, or words of a name or product."""
+    (or a whole one, landlines with their dash), a batch number, or words of a name, product or
+    description through the bigram index."""
     text = text.strip()
     if m := NUMBER_RE.match(text):
         # Written as said, without the zeros: KS2026-12 is KS2026-000012 (numbering.py).
@@ -137,9 +139,11 @@ def search_clause(text: str):
         # whole received-time index for the ORDER BY … LIMIT instead, a scan of every case.
         return Case.id.in_(sa.union(sa.select(Case.id).where(phone_ends_with(digits)),
                                     sa.select(Case.id).where(Case.batch_no == normalise_batch_no(text))))
-    like = "%" + text.replace("%", "").replace("_", "") + "%"
-    return sa.or_(Case.number.ilike(like), Case.customer_name.ilike(like),
-                  Case.product_name.ilike(like), Case.batch_no == normalise_batch_no(text))
+    if search_index.has_chinese(text):
+        return search_index.matching(text)
+    # Latin words and numbers: a batch number, or words of the index (portal/search/index.py).
+    return Case.id.in_(sa.union(sa.select(Case.id).where(Case.batch_no == normalise_batch_no(text)),
+                                sa.select(Case.id).where(search_index.matching(text))))
 
 
 def page_arg(args) -> int:
