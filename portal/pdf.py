@@ -121,16 +121,24 @@ def html_to_pdf(html: str, stylesheet: Path, *,
     folder = stylesheet.parent
     fetcher = RestrictedURLFetcher([PDF_TEMPLATES, folder, *allowed_roots])
     with _render_lock:
-        font_config = _font_config()
-        stylesheets = [
-            CSS(filename=str(FONTS_CSS), url_fetcher=fetcher, font_config=font_config),
-            CSS(string=f"html {{ font-family: {FONT_STACK}; }}", url_fetcher=fetcher,
-                font_config=font_config),
-            CSS(filename=str(COMMON_CSS), url_fetcher=fetcher, font_config=font_config),
-            CSS(filename=str(stylesheet), url_fetcher=fetcher, font_config=font_config),
-        ]
         return HTML(string=html, base_url=folder.as_uri() + "/", url_fetcher=fetcher).write_pdf(
-            stylesheets=stylesheets, font_config=font_config)
+            stylesheets=_stylesheets(stylesheet, stylesheet.stat().st_mtime_ns),
+            font_config=_font_config())
+
+
+@functools.lru_cache(maxsize=16)
+def _stylesheets(stylesheet: Path, mtime_ns: int) -> list[CSS]:
+    """The fonts, the shared rules and the document's own, parsed once per process (and again
+    when its file changes): parsing them and compiling their selectors was a tenth of a
+    render. A CSS object is only read by a render, and renders hold _render_lock."""
+    fetcher = RestrictedURLFetcher([PDF_TEMPLATES, stylesheet.parent])
+    font_config = _font_config()
+    return [
+        CSS(filename=str(FONTS_CSS), url_fetcher=fetcher, font_config=font_config),
+        CSS(string=f"html {{ font-family: {FONT_STACK}; }}", url_fetcher=fetcher, font_config=font_config),
+        CSS(filename=str(COMMON_CSS), url_fetcher=fetcher, font_config=font_config),
+        CSS(filename=str(stylesheet), url_fetcher=fetcher, font_config=font_config),
+    ]
 
 
 def content_hash(obj) -> str:
