@@ -285,14 +285,9 @@ def case_rows(user, f: CaseFilters, code: str | None = None, progress=None) -> I
     whole only for the roles whose case page shows it whole (access.sees_full_phone)."""
     code = code or locale_code()
     full_phone = access.sees_full_phone(None, user)  # decided by role alone
-    label = {}
 
-    def lbl(member):
-        if member is None:
-            return None
-        if member not in label:
-            label[member] = text(member._zh, code)
-        return label[member]
+    def lbl(member):  # text() keeps each label once per language
+        return text(member._zh, code) if member is not None else None
 
     hq = text("总部", code)
     result = _streamed_rows(case_query(user, f))
