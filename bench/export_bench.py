@@ -8,8 +8,8 @@ Each measurement runs in a fresh process of its own (this script with --child), 
 resident memory (ru_maxrss, VmHWM) is that one export's, the app and its imports included
 (reported beside the RSS just before the export started), after one small warm-up export of
 a single day in the same process (a worker that has served pages: connection, lazy imports).
-The export is the list's own route, `GET /reports/export/cases.<fmt>?date_from=…&date_to=…` as the desk (every case in
-scope, phones whole), called in a request context with the desk signed in by Flask-Login
+The export is the list's own route, `GET /reports/export/cases.<fmt>?date_from=…&date_to=…`
+as the desk (every case in scope, phones whole), called in a request context with the desk signed in by Flask-Login
 alone (no login POST, so no session row: nothing is written to the bench database), with the
 stream limit raised so the 100k rows stream in the request; the response body is read chunk by
 chunk as a WSGI server would send it. `--job` also runs the same export as the worker does
