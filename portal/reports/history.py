@@ -37,6 +37,7 @@ from portal.signing import audit
 MAX_ROWS = 50_000  # checked in the request: a few years of a ledger, a few seconds
 MAX_COUNT = 1_000_000  # complaints in one month, category and branch
 EDITORS = {Role.ADMIN, Role.QUALITY}
+LEDGER_LOCK = 0x6C656467  # "ledg": the advisory lock two ledger imports take turns on
 
 
 class LedgerSource(LabeledEnum):
@@ -374,7 +375,11 @@ def import_ledger(actor: User, source, file) -> LedgerImport:
 
 
 def _replace(counts: dict[tuple, int], source: LedgerSource, import_id: int) -> int:
-    """Write the counts, removing the rows they replace; returns how many were replaced."""
+    """Write the counts, removing the rows they replace; returns how many were replaced.
+    Two imports at once take turns (no unique key can hold rows without a category or
+    branch); SQLite's single writer does so by itself."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK})
     months = sorted({k[0] for k in counts})
     existing = db.session.execute(sa.select(LedgerMonth).where(LedgerMonth.month.in_(months))).scalars()
     replaced = 0

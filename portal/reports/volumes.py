@@ -202,6 +202,9 @@ def import_volumes(actor: User, file) -> int:
         audit.record("production_volumes_imported", actor=actor, object_type="production_volume",
                      object_id=None, after={"filename": name, "sha256": sha256, "rows": len(good)})
         db.session.commit()
+    except IntegrityError:  # someone entered one of these months meanwhile
+        db.session.rollback()
+        raise Conflict(_("导入时有人刚录入了其中某个产品某月的产量，本次没有导入任何行。请重新上传该文件。")) from None
     except Exception:
         db.session.rollback()
         raise
