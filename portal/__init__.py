@@ -74,6 +74,8 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     app.register_blueprint(reports_export_bp)
     from portal.reports.assessment_routes import bp as reports_assessment_bp  # 考核
     app.register_blueprint(reports_assessment_bp)
+    from portal.knowledge.routes import bp as reports_typical_bp  # 典型案例 (the knowledge base)
+    app.register_blueprint(reports_typical_bp)
 
     from portal import htmx as htmx_helpers, templating, cli, security, static_files
     from portal.cases import present
