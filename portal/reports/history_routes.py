@@ -14,6 +14,7 @@ from forms.reports_history import LedgerImportForm, VolumeForm, VolumeImportForm
 from portal.admin.routes import _failed, _render_form, _status
 from portal.auth.decorators import roles_required
 from portal.batches.models import Product
+from portal.catalog.rules import FieldError
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.htmx import redirect_to
@@ -88,7 +89,7 @@ def volume_list():
     if request.method == "GET" and request.args.get("product", "").isdigit():
         try:
             month = history.parse_month(request.args.get("month"), _("月份"))
-        except Exception:  # noqa: BLE001 - a hand-made link: an empty form
+        except FieldError:  # a hand-made link: an empty form
             month = None
         row = volumes.volume_at(int(request.args["product"]), month) if month else None
         form.product_id.data = request.args["product"]

@@ -120,6 +120,9 @@ def set_volume(actor: User, product_id, month, units, version=None) -> Productio
     if errors:
         raise ValidationError(next(iter(errors.values())) if len(errors) == 1 else _("请修改标出的项目。"), errors)
     row = volume_at(product.id, month)
+    if row is not None and not version:
+        raise Conflict(_("%(product)s %(month)s 已录入 %(units)s 件；要修改请点下表中的这一行。",
+                         product=product.display, month=month.strftime("%Y-%m"), units=f"{row.units:,}"))
     if str(version or "") != (str(row.version) if row else ""):
         raise Conflict(_("%(product)s %(month)s 的产量刚被他人修改，请查看后重新填写。",
                          product=product.display, month=month.strftime("%Y-%m")))

@@ -162,14 +162,22 @@ def test_units_produced_from_the_register_and_entered_figures_win(app):
     assert volumes.units_produced(date(2024, 1, 1), date(2024, 1, 1), [p2.id]) is None
     # The dashboard's one-call form agrees with units_produced month by month.
     assert volumes.units_by_month(sep, octo) == {m: volumes.units_produced(m, m) for m in (sep, octo)}
-    # A second form loaded before the change is refused with a message, the figure kept.
+    # A new entry for a month already entered is refused, pointing to the row to change.
     resp = quality.post("/reports/history/volumes", data={"csrf_token": token, "product_id": p1.id,
                                                          "month": "2026-09", "units": "5", "version": ""})
+    assert resp.status_code == 400 and "2026-09 已录入 1,000,000 件；要修改请点下表中的这一行" in resp.get_data(as_text=True)
+    # The row's link fills the form with its version; a form loaded before a change is refused.
+    edit = quality.get(f"/reports/history/volumes?product={p1.id}&month=2026-09").get_data(as_text=True)
+    assert 'name="version" type="hidden" value="1"' in edit and 'value="1000000"' in edit
+    assert quality.post("/reports/history/volumes", data={"csrf_token": token, "product_id": p1.id, "month": "2026-09",
+                                                          "units": "1200000", "version": "1"}).status_code == 303
+    resp = quality.post("/reports/history/volumes", data={"csrf_token": token, "product_id": p1.id,
+                                                         "month": "2026-09", "units": "5", "version": "1"})
     assert resp.status_code == 400 and "的产量刚被他人修改，请查看后重新填写" in resp.get_data(as_text=True)
-    assert volumes.units_produced(sep, sep, [p1.id]) == 1_000_000
+    assert volumes.units_produced(sep, sep, [p1.id]) == 1_200_000
     # Emptied: back to the register.
     resp = quality.post("/reports/history/volumes", data={"csrf_token": token, "product_id": p1.id,
-                                                         "month": "2026-09", "units": "", "version": "1"})
+                                                         "month": "2026-09", "units": "", "version": "2"})
     assert resp.status_code == 303
     assert volumes.units_produced(sep, sep, [p1.id]) == _register_units(sep, sep, {p1.id})
 
