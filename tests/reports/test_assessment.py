@@ -221,3 +221,24 @@ def test_assessment_page_export_and_pdf(month, app):
         out = subprocess.run(["pdftotext", "-", "-"], input=pdf.data, capture_output=True).stdout.decode()
         out = "".join(out.split())  # the title is letter-spaced
         assert "部门考核" in out and "后三名" in out and "王军" in out and "草稿" not in out
+
+
+def test_rules_page_adds_refuses_and_reports_a_conflict(month, app):
+    qa, token = signed_in(app, "leader_qa")
+    form = {"csrf_token": token, "name": "配件投诉", "target": "unit", "basis": "valid_case", "hours": "",
+            "category_id": str(category("parts_supply").id), "amount": "10000"}
+    assert qa.post("/reports/assessment/rules", data=form).status_code == 303
+    rule = db.session.execute(sa.select(asm.PenaltyRule).where(asm.PenaltyRule.name == "配件投诉")).scalar_one()
+    assert rule.description == "每件成立的投诉（限：配件供应）" and str(rule.amount) == "10000.00"
+
+    bad = qa.post("/reports/assessment/rules", data={**form, "basis": "not_closed_within", "hours": "abc"})
+    assert bad.status_code == 400 and "请填写 1–744 之间的小时数" in bad.get_data(as_text=True)
+    assert count(asm.PenaltyRule) == 5
+
+    edit = {**form, "version": str(rule.version), "amount": "8000", "active": "1"}
+    assert qa.post(f"/reports/assessment/rules/{rule.id}", data=edit).status_code == 303
+    stale = qa.post(f"/reports/assessment/rules/{rule.id}", data={**edit, "amount": "1"})
+    assert stale.status_code == 409 and "刚被别人修改过" in stale.get_data(as_text=True)
+    db.session.refresh(rule)
+    assert str(rule.amount) == "8000.00"
+    assert signed_in(app, "leader_prod1")[0].get("/reports/assessment/rules").status_code == 403
