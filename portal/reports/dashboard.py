@@ -288,18 +288,19 @@ def satisfaction(user, f: DashFilters) -> dict:
 
 def rate_per_million(user, f: DashFilters) -> dict | None:
     """Complaints per million units produced, per month, from helper H's production volumes
-    (portal.reports.volumes); None (no chart) until that exists or knows no volumes."""
+    (portal.reports.volumes, units_by_month: units_produced per month in two queries); None
+    (no chart) until that exists or knows no volumes for the period."""
     try:
-        from portal.reports.volumes import units_produced
+        from portal.reports.volumes import units_by_month
     except ImportError:
         return None
     counts = {m: r.n for m, r in _monthly(user, f).items()}
     products = [int(f.product)] if f.product.isdigit() else None
-    data, any_volume = [], False
+    units = units_by_month(f.first, f.last, products)
+    data, any_volume = [], bool(units)
     for m in _months(f.first, f.last):
-        units = units_produced(m, m, products)
-        any_volume |= bool(units)
-        data.append(_point(round(1_000_000 * int(counts.get(m) or 0) / units, 2) if units else 0,
+        n_units = units.get(m)
+        data.append(_point(round(1_000_000 * int(counts.get(m) or 0) / n_units, 2) if n_units else 0,
                            f.url(m, m)))
     if not any_volume:
         return None

@@ -80,6 +80,16 @@ def _add(totals: dict, v: dict, sign: int) -> None:
         row[name] += sign * value
 
 
+def _keep_old_value(_target, value, _old, _initiator):
+    return value
+
+
+# Load the value a column had before it is set, even on an expired case: after_flush needs it
+# to take the case's old contribution away.
+for _name in SOURCE:
+    event.listen(getattr(Case, _name), "set", _keep_old_value, active_history=True, retval=True)
+
+
 @event.listens_for(Session, "after_flush")
 def _maintain(session, _ctx) -> None:
     totals: dict = defaultdict(lambda: dict.fromkeys(MEASURES, 0))

@@ -121,6 +121,24 @@ def test_chart_figures_match_counts_made_from_the_cases(cases, as_user):
     assert set(steps["categories"]) == set(waiting)
 
 
+def test_complaints_per_million_units_from_the_entered_volumes(cases, as_user):
+    from portal.reports.volumes import set_volume
+    now = local(utcnow())
+    month = now.strftime("%Y-%m")
+    for code, units in (("P001", 300_000), ("P003", 200_000)):
+        set_volume(user("quality"), _product(code).id, month, str(units))
+    from portal.extensions import db
+    db.session.commit()
+    received = sum(1 for c in _all_cases() if local(c.received_at).strftime("%Y-%m") == month)
+    chart = _chart(_data(as_user("quality"), f"?month_from={month}&month_to={month}"), "per_million")
+    assert chart["series"][0]["data"][0]["value"] == round(1_000_000 * received / 500_000, 2)
+    only = _chart(_data(as_user("quality"), f"?month_from={month}&month_to={month}&product={_product('P001').id}"),
+                  "per_million")
+    dumplings = sum(1 for c in _all_cases() if local(c.received_at).strftime("%Y-%m") == month
+                    and c.product_id == _product("P001").id)
+    assert only["series"][0]["data"][0]["value"] == round(1_000_000 * dumplings / 300_000, 2)
+
+
 def test_every_link_opens_the_cases_behind_its_figure(cases, as_user):
     desk = as_user("desk")
     year = local(utcnow()).year
