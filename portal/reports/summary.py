@@ -26,8 +26,9 @@ from portal.cases.enums import Channel, Klass
 from portal.cases.models import Case, Category
 from portal.cases.queries import OPEN_STATES, CaseFilters, closed_within, filter_clauses
 from portal.cases.states import State
-from portal.clock import fmt, local, utcnow
+from portal.clock import as_utc, fmt, local, utcnow
 from portal.clusters import queries as cluster_queries
+from portal.clusters.models import ClusterState
 from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from portal.notify.outbox import add_message, hand_to_workers
@@ -213,7 +214,7 @@ def _clusters(viewer, period: Period) -> list[dict]:
     return [{"batch_no": row.BatchCluster.batch_no, "state": row.BatchCluster.state.label,
              "opened_at": fmt(row.BatchCluster.opened_at), "cases": row.cases, "branches": row.branches}
             for row in cluster_queries.clusters(viewer, state=None)
-            if start <= row.BatchCluster.opened_at < end or row.BatchCluster.state.value == "open"]
+            if start <= as_utc(row.BatchCluster.opened_at) < end or row.BatchCluster.state == ClusterState.OPEN]
 
 
 def _trend(viewer, period: Period):

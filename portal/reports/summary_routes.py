@@ -48,5 +48,5 @@ def download():
         return render_template("reports/summaries.html", recent=_recent(), error=error,
                                args=request.args), 400
     path = pdf_path(current_user._get_current_object(), period)
-    return send_file(path, mimetype="application/pdf", conditional=True,
+    return send_file(path, mimetype="application/pdf", conditional=True, as_attachment=True,
                      download_name=f"{TITLES[kind]}-{period.key}.pdf")
