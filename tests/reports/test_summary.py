@@ -166,3 +166,29 @@ def test_summary_page_downloads_any_period_and_refuses_bad_ones(week, app):
     assert later.status_code == 400 and "尚未开始" in later.get_data(as_text=True)
     client, _token = signed_in(app, "rep_cd")
     assert client.get("/reports/summaries/").status_code == 403
+
+
+@needs_poppler
+def test_monthly_and_daily_pdfs_print_their_period(week):
+    from portal.reports.summary import daily_context
+    month = Period.containing("monthly", week.start)
+    text = "".join(run("pdftotext", str(pdf_path(user("leader_qa"), month)), "-").split())
+    assert "客诉月报" in text and f"{month.start.year}年{month.start.month}月" in text and "按责任部门" in text
+    day = Period.containing("daily", week.start + timedelta(days=3))
+    assert [c["klass"] for c in daily_context(user("leader_qa"), day)["serious_today"]] == ["严重"]
+    text = "".join(run("pdftotext", str(pdf_path(user("leader_qa"), day)), "-").split())
+    assert "监管抽查与严重投诉日报" in text and "当日严重投诉（1件）" in text
+
+
+def test_cron_sends_last_weeks_summary_on_monday_morning_local_time(redis_url):
+    from redis import Redis
+    from rq.cron import CronScheduler
+    from tests.conftest import ROOT
+    scheduler = CronScheduler(connection=Redis.from_url(redis_url))
+    scheduler.load_config_from_file(str(ROOT / "jobs" / "cron.py"))
+    jobs = {job.func_name: job for job in scheduler.get_jobs()}
+    weekly = local(jobs["jobs.summaries.send_weekly"].get_next_enqueue_time())
+    assert (weekly.weekday(), weekly.hour, weekly.minute) == (0, 8, 30)
+    monthly = local(jobs["jobs.summaries.send_monthly"].get_next_enqueue_time())
+    assert (monthly.day, monthly.hour) == (1, 9)
+    assert local(jobs["jobs.summaries.send_daily"].get_next_enqueue_time()).hour == 8
