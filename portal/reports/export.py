@@ -37,6 +37,7 @@ from portal.extensions import db
 from portal.i18n import locale_code, text
 from portal.labels import N_
 from portal.org.models import OrgUnit
+from portal.signing import audit
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_ROWS = 500  # rows per chunk handed to the server (CSV) or taken out of the zip (XLSX)
@@ -282,21 +283,34 @@ def case_header(code: str | None = None) -> list[str]:
 
 def case_rows(user, f: CaseFilters, code: str | None = None, progress=None) -> Iterator[tuple]:
     """The export's rows as the viewer's pages show them: labels in their language, the phone
-    whole only for the roles whose case page shows it whole (access.sees_full_phone)."""
-    code = code or locale_code()
-    full_phone = access.sees_full_phone(None, user)  # decided by role alone
+    whole only for the roles whose case page shows it whole (access.sees_full_phone).
 
+    What depends on the user is settled here, not when the rows are read: the audit's commit
+    (record_export) comes in between and expires the signed-in user."""
+    full_phone = access.sees_full_phone(None, user)  # decided by role alone
+    return _case_rows(case_query(user, f), full_phone, code or locale_code(), progress)
+
+
+def _case_rows(q, full_phone: bool, code: str, progress) -> Iterator[tuple]:
     def lbl(member):  # text() keeps each label once per language
         return text(member._zh, code) if member is not None else None
 
     hq = text("总部", code)
-    result = _streamed_rows(case_query(user, f))
-    for n, r in enumerate(result, start=1):
+    for n, r in enumerate(_streamed_rows(q), start=1):
         yield (r.number, r.received_at, lbl(r.state), lbl(r.klass), r.category, r.customer_name,
                r.customer_phone if full_phone else mask_phone(r.customer_phone), r.product_name,
                r.product_spec, r.batch_no, r.branch or hq, r.unit, lbl(r.step), r.due_at, r.closed_at)
         if progress is not None and n % 1000 == 0:
             progress(n)
+
+
+def record_export(user, f: CaseFilters, fmt: str, rows: int | None) -> None:
+    """Customers' details leave in a file: who took which list (its filters) and how many
+    rows (None: a worker's job, counted there), audited in a transaction of its own before
+    the first byte goes out."""
+    audit.record("cases_exported", actor=user, object_type="case_list", object_id=None,
+                 after={"format": fmt, "filters": f.as_args(), "rows": rows})
+    db.session.commit()
 
 
 def export_filename(fmt: str, code: str | None = None) -> str:
@@ -347,6 +361,7 @@ def start_export(user, f: CaseFilters, fmt: str, code: str) -> str | None:
     if not queues.enqueue("default", "jobs.exports.run_export", token, job_id=_rq_id(token), job_timeout=1800,
                           failure_ttl=JOB_TTL):
         return None  # the record expires with nobody pointing at it
+    record_export(user, f, fmt, None)
     return token
 
 

@@ -29,10 +29,12 @@ def cases(fmt: str):
         abort(404)
     f = CaseFilters.from_args(request.args)
     code = locale_code()
-    if export.count_upto(current_user, f, export.stream_max() + 1) <= export.stream_max():
+    rows = export.count_upto(current_user, f, export.stream_max() + 1)
+    if rows <= export.stream_max():
+        body = export.case_rows(current_user, f, code)
+        export.record_export(current_user, f, fmt, rows)
         respond = export.csv_response if fmt == "csv" else export.xlsx_response
-        return respond(export.export_filename(fmt, code), export.case_header(code),
-                       export.case_rows(current_user, f, code))
+        return respond(export.export_filename(fmt, code), export.case_header(code), body)
     token = export.start_export(current_user, f, fmt, code)
     if token is None:
         return render_template("reports/export_job.html", job=None, token=None,

@@ -10,9 +10,12 @@ import time
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 from redis import Redis
 from rq import Queue
 
+from portal.extensions import db
+from portal.signing.models import AuditEvent
 from tests.conftest import make_case, make_user, signed_in, start_burst_worker, unit
 
 FORMULAS = ["=HYPERLINK(\"http://evil\",\"点我\")", "+86 1+1", "-2+3", "@SUM(A1:A2)"]
@@ -83,6 +86,11 @@ def test_an_export_keeps_the_viewers_scope_and_masks_phones_as_their_pages_do(ap
     ws = sheet_of_xlsx(leader.get("/reports/export/cases.xlsx?batch=EXP0001"))
     phone = [c.value for c in ws[1]].index("电话") + 1
     assert {ws.cell(row=r, column=phone).value for r in range(2, ws.max_row + 1)} == {"139****5678"}
+    # Each file is audited: who, which list, how many rows.
+    events = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "cases_exported")
+                                .order_by(AuditEvent.seq)).scalars().all()
+    assert [(e.actor_name, e.after["format"], e.after["filters"], e.after["rows"]) for e in events] == [
+        ("leader_cd", "csv", {"batch": "EXP0001"}, 4), ("leader_cd", "xlsx", {"batch": "EXP0001"}, 4)]
     # A rep may not take cases away in a file, and the list offers them no button.
     rep, _ = signed_in(app, "rep_cd")
     assert rep.get("/reports/export/cases.csv").status_code == 403
@@ -135,6 +143,9 @@ def test_a_big_export_runs_in_a_worker_with_progress_then_downloads(app, rq_redi
         app.config.pop("EXPORT_STREAM_MAX")
     assert resp.status_code == 303
     page_url = resp.headers["Location"]
+    event = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "cases_exported")).scalar_one()
+    assert (event.actor_name, event.after) == ("张敏", {"format": "xlsx", "filters": {"batch": "EXP0003"},
+                                                       "rows": None})
     first = desk.get(page_url).get_data(as_text=True)
     assert "排队中" in first and 'hx-trigger="every 1s"' in first  # the page polls itself
     # Somebody else cannot see the job, nor fetch its file.
