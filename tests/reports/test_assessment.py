@@ -21,7 +21,7 @@ from portal.extensions import db
 from portal.org.enums import Role
 from portal.reports import assessment as asm
 from portal.signing.models import AuditEvent, Signature
-from tests.conftest import PASSWORD, category, count, csrf_from, make_case, make_user, signed_in, unit, user
+from tests.conftest import PASSWORD, category, count, make_case, make_user, signed_in, unit, user
 
 
 def _month_ago(n: int) -> date:
@@ -62,15 +62,30 @@ def _closed(case, unit_code, **kw):
 
 
 @pytest.fixture
-def month(app):
+def rules(app):
+    """Quality's rules instead of the seeded ones: 100 per valid product-quality case (unit), 50
+    per overdue case (unit), 1000 for the bottom three (unit), 2000 per case not closed within
+    24 h (person)."""
+    for rule in db.session.execute(sa.select(asm.PenaltyRule)).scalars():
+        db.session.delete(rule)
+    db.session.commit()
+    qa = user("leader_qa")
+    quality = category("quality.taste").parent_id
+    asm.add_rule(qa, name="质量投诉", target="unit", basis="valid_case", hours=None, category_id=quality, amount="100")
+    asm.add_rule(qa, name="超时限", target="unit", basis="overdue", hours=None, category_id=None, amount="50")
+    asm.add_rule(qa, name="后三名", target="unit", basis="bottom_three", hours=None, category_id=None, amount="1000")
+    asm.add_rule(qa, name="24小时未结案", target="person", basis="not_closed_within", hours="24", category_id=None,
+                 amount="2000")
+
+
+@pytest.fixture
+def month(rules):
     """Two months ago, hand-made (all received in it, Asia/Shanghai):
     生产一部: one closed at once, one closed a week later after its time limit passed, and one
       special (complaint for gain) left out;
     生产二部: two closed at once, one acknowledged and left open;
     技术中心: one closed at once;
-    储运部: one dispatched, never taken up (no person), a transport complaint.
-    Rules: 100 per valid product-quality case (unit), 50 per overdue case (unit), 1000 for the
-    bottom three (unit), 2000 per case not closed within 24 h (person)."""
+    储运部: one dispatched, never taken up (no person), a transport complaint."""
     for code in ("TECH", "LOG"):
         make_user(f"handler_{code.lower()}", code, [Role.HANDLER], name=f"{code}经办")
         make_user(f"leader_{code.lower()}", code, [Role.LEADER], name=f"{code}领导")
@@ -98,18 +113,12 @@ def month(app):
     ops.record_callback(late, user("rep_cd"), late.version, reached=True, satisfied=True, scores={}, comment=None)
     ops.sign_off_case(late, user("leader_prod1"), late.version, password=PASSWORD)
     clock.reset()
-
-    for rule in db.session.execute(sa.select(asm.PenaltyRule)).scalars():
-        db.session.delete(rule)
-    db.session.commit()
-    qa = user("leader_qa")
-    quality = category("quality.taste").parent_id
-    asm.add_rule(qa, name="质量投诉", target="unit", basis="valid_case", hours=None, category_id=quality, amount="100")
-    asm.add_rule(qa, name="超时限", target="unit", basis="overdue", hours=None, category_id=None, amount="50")
-    asm.add_rule(qa, name="后三名", target="unit", basis="bottom_three", hours=None, category_id=None, amount="1000")
-    asm.add_rule(qa, name="24小时未结案", target="person", basis="not_closed_within", hours="24", category_id=None,
-                 amount="2000")
     return first
+
+
+def _pdf_text(data: bytes) -> str:
+    out = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True).stdout.decode()
+    return "".join(out.split())  # the title is letter-spaced
 
 
 def _by_unit(data):
@@ -166,17 +175,22 @@ def test_frozen_month_signed_and_unmoved_by_later_changes(month):
         asm.freeze_month(user("leader_qa"), month, PASSWORD)
     db.session.rollback()
 
-    # Later changes: one more case of that month reaches 技术中心 (registered back then).
+    # Later changes: one more case of that month reaches 技术中心 (registered back then), and
+    # quality doubles a rule.
     _go_to(datetime(month.year, month.month, 20, 9, tzinfo=SHANGHAI))
     _verified(make_case(), "TECH")
     clock.reset()
+    rule = db.session.execute(sa.select(asm.PenaltyRule).where(asm.PenaltyRule.name == "超时限")).scalar_one()
+    asm.update_rule(user("leader_qa"), rule, rule.version, active=True, name="超时限", target="unit",
+                    basis="overdue", hours=None, category_id=None, amount="100")
+    assert _by_unit(asm.compute(month))["生产一部"]["penalty"] == "1300.00"
     assert _by_unit(asm.compute(month))["技术中心"]["cases"] == 2
     frozen = asm.table(month, user("leader_qa"))
     assert _by_unit(frozen)["技术中心"]["cases"] == 1
     assert {k: v for k, v in frozen.items() if k != "record"} == before | {"asof": frozen["asof"]}
 
 
-def test_rules_refused_with_a_message(month):
+def test_rules_refused_with_a_message(rules):
     with pytest.raises(ValidationError) as refused:
         asm.add_rule(user("leader_qa"), name="", target="person", basis="bottom_three", hours=None,
                      category_id=None, amount="-1")
@@ -199,6 +213,9 @@ def test_assessment_page_export_and_pdf(month, app):
     assert "生产一部" in own and "储运部" not in own
     assert signed_in(app, "rep_cd")[0].get("/reports/assessment/").status_code == 403
 
+    draft = qa.get(f"/reports/assessment/{m}/pdf").data
+    if shutil.which("pdftotext"):
+        assert "草稿" in _pdf_text(draft)
     refused = qa.post(f"/reports/assessment/{m}/freeze", data={"csrf_token": token, "password": "nope"})
     assert refused.status_code == 400 and "签名密码不正确" in refused.get_data(as_text=True)
     assert count(asm.AssessmentMonth) == 0
@@ -218,12 +235,11 @@ def test_assessment_page_export_and_pdf(month, app):
     pdf = qa.get(f"/reports/assessment/{m}/pdf")
     assert pdf.status_code == 200 and pdf.data[:4] == b"%PDF"
     if shutil.which("pdftotext"):
-        out = subprocess.run(["pdftotext", "-", "-"], input=pdf.data, capture_output=True).stdout.decode()
-        out = "".join(out.split())  # the title is letter-spaced
+        out = _pdf_text(pdf.data)
         assert "部门考核" in out and "后三名" in out and "王军" in out and "草稿" not in out
 
 
-def test_rules_page_adds_refuses_and_reports_a_conflict(month, app):
+def test_rules_page_adds_refuses_and_reports_a_conflict(rules, app):
     qa, token = signed_in(app, "leader_qa")
     form = {"csrf_token": token, "name": "配件投诉", "target": "unit", "basis": "valid_case", "hours": "",
             "category_id": str(category("parts_supply").id), "amount": "10000"}
