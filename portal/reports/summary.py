@@ -24,7 +24,7 @@ from portal.capa.models import CorrectiveAction
 from portal.capa.states import SheetState
 from portal.cases.enums import Channel, Klass
 from portal.cases.models import Case, Category
-from portal.cases.queries import OPEN_STATES, CaseFilters, closed_within, filter_clauses
+from portal.cases.queries import OPEN_STATES, CaseFilters, filter_clauses, local_day_start
 from portal.cases.states import State
 from portal.clock import as_utc, fmt, local, utcnow
 from portal.clusters import queries as cluster_queries
@@ -129,7 +129,6 @@ def _year_before(day: date) -> date:
 
 def _bounds(period: Period):
     """The period's UTC instants, for columns other than the case's receipt."""
-    from portal.cases.queries import local_day_start
     return local_day_start(period.start.isoformat()), local_day_start(period.end.isoformat())
 
 
@@ -210,6 +209,7 @@ def _sheets(viewer, period: Period) -> dict:
 
 
 def _clusters(viewer, period: Period) -> list[dict]:
+    """Clusters found in the period or still open, with the cases the reader may see."""
     start, end = _bounds(period)
     return [{"batch_no": row.BatchCluster.batch_no, "state": row.BatchCluster.state.label,
              "opened_at": fmt(row.BatchCluster.opened_at), "cases": row.cases, "branches": row.branches}

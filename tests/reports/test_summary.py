@@ -192,3 +192,14 @@ def test_cron_sends_last_weeks_summary_on_monday_morning_local_time(redis_url):
     monthly = local(jobs["jobs.summaries.send_monthly"].get_next_enqueue_time())
     assert (monthly.day, monthly.hour) == (1, 9)
     assert local(jobs["jobs.summaries.send_daily"].get_next_enqueue_time()).hour == 8
+
+
+def test_corrective_action_sheets_count_in_the_period_they_were_issued_and_closed(app):
+    from tests.conftest import make_sheet_at
+    issued_on = local(utcnow()).date()
+    sheet = make_sheet_at("closed")  # verified and closed 8 days after it was issued
+    closed_on = local(sheet.closed_at).date()
+    issued = summary_context(user("leader_qa"), Period.containing("weekly", issued_on))["sheets"]
+    assert (issued["opened"], issued["closed"], [r["number"] for r in issued["rows"]]) == (1, 0, [sheet.number])
+    closed = summary_context(user("leader_qa"), Period.containing("weekly", closed_on))["sheets"]
+    assert (closed["opened"], closed["closed"], closed["open_now"]) == (0, 1, 0)
