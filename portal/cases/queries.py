@@ -56,6 +56,7 @@ class CaseFilters:
     step: str = ""
     overdue: str = ""
     within48: str = ""
+    repeat: str = ""
     closed_from: str = ""
     closed_to: str = ""
     sort: str = "-received"
@@ -80,7 +81,7 @@ class CaseFilters:
 
 
 FILTER_NAMES = ("state", "klass", "category", "branch", "date_from", "date_to", "batch", "q", "product",
-                "unit", "step", "overdue", "within48", "closed_from", "closed_to")
+                "unit", "step", "overdue", "within48", "repeat", "closed_from", "closed_to")
 
 
 OPEN_STATES = [s for s in State if s not in (State.CLOSED, State.REJECTED)]
@@ -179,6 +180,18 @@ def closed_within(hours: int):
     return Case.closed_at <= Case.received_at + timedelta(hours=hours)
 
 
+def repeat_clause():
+    """Repeat complaints: an earlier case from the same phone within 90 days before this one
+    (portal/reports/rollup.py counts the same)."""
+    earlier = aliased(Case)
+    if db.engine.dialect.name == "sqlite":
+        window = sa.func.julianday(Case.received_at) - sa.func.julianday(earlier.received_at) <= 90
+    else:
+        window = earlier.received_at >= Case.received_at - timedelta(days=90)
+    return sa.exists().where(earlier.customer_phone_rev == Case.customer_phone_rev, earlier.id != Case.id,
+                             earlier.received_at < Case.received_at, window)
+
+
 def filter_clauses(user, f: CaseFilters) -> list:
     """The WHERE clauses of the list for `user` and `f`: the list and the dashboard's live
     figures count the same cases."""
@@ -219,6 +232,8 @@ def filter_clauses(user, f: CaseFilters) -> list:
         q.append(Case.due_at < utcnow())  # an aware UTC bound: see local_day_start
     if f.within48 == "1":
         q.append(sa.and_(Case.state == State.CLOSED, closed_within(48)))
+    if f.repeat == "1":
+        q.append(repeat_clause())
     if f.closed_from and (start := local_day_start(f.closed_from)):
         q.append(Case.closed_at >= start)
     if f.closed_to and (end := local_day_start(f.closed_to)):

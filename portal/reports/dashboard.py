@@ -143,11 +143,11 @@ def _cells(user, f: DashFilters) -> list:
 
 
 def _monthly(user, f: DashFilters) -> dict:
-    """{month: row of n, rejected, closed_48h} over the period and the two calendar years the
+    """{month: row of n, rejected, closed_48h, repeat} over the period and the two calendar years the
     year-over-year chart compares."""
     first, last = min(f.first, date(f.last.year - 1, 1, 1)), max(f.last, date(f.last.year, 12, 1))
     return _once(("monthly", user.id, repr(f)), lambda: {r.month: r for r in db.session.execute(
-        sa.select(ReportMonth.month, *_summed(("n", "rejected", "closed_48h")))
+        sa.select(ReportMonth.month, *_summed(("n", "rejected", "closed_48h", "repeat")))
         .where(*_rollup_where(user, f, first, last)).group_by(ReportMonth.month)).all()})
 
 
@@ -275,6 +275,16 @@ def completion_48h(user, f: DashFilters) -> dict:
             "series": [{"name": _("48小时结案率"), "data": data, "percent": True}]}
 
 
+def repeats(user, f: DashFilters) -> dict:
+    """Per month, the cases with an earlier one from the same phone within 90 days."""
+    rows = _monthly(user, f)
+    data = [_point(int(rows[m].repeat) if m in rows else 0, f.url(m, m, repeat="1"))
+            for m in _months(f.first, f.last)]
+    return {"id": "repeat", "type": "bar", "title": _("重复投诉（同一电话 90 天内再次投诉）"),
+            "categories": [m.strftime(MONTH_FORMAT) for m in _months(f.first, f.last)],
+            "series": [{"name": _("重复投诉"), "data": data}]}
+
+
 def satisfaction(user, f: DashFilters) -> dict:
     cells = _cells(user, f)
     data = []
@@ -379,5 +389,6 @@ def kpis(user, f: DashFilters) -> list[dict]:
 def dashboard(user, f: DashFilters) -> dict:
     """Every chart's data and the tiles, as the page embeds them (JSON)."""
     charts = [year_over_year(user, f), pareto(user, f), *by_dimension(user, f), *attainment(user, f),
-              completion_48h(user, f), rate_per_million(user, f), clusters(user, f), satisfaction(user, f)]
+              completion_48h(user, f), rate_per_million(user, f), repeats(user, f), clusters(user, f),
+              satisfaction(user, f)]
     return {"kpis": kpis(user, f), "charts": [c for c in charts if c is not None]}

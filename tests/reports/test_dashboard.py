@@ -112,6 +112,17 @@ def test_chart_figures_match_counts_made_from_the_cases(cases, as_user):
     mean = sum((c.closed_at - c.received_at).total_seconds() for c in closed) / len(closed) / 3600
     assert abs(kpis["mean_close"] - mean) <= 0.06
 
+    phones: dict = {}
+    repeats = Counter()
+    for c in sorted(everything, key=lambda c: c.received_at):
+        earlier = [t for t in phones.get(c.customer_phone_rev, []) if c.received_at - timedelta(days=90) <= t < c.received_at]
+        if earlier:
+            repeats[local(c.received_at).strftime("%Y-%m")] += 1
+        phones.setdefault(c.customer_phone_rev, []).append(c.received_at)
+    repeat = _chart(data, "repeat")
+    assert dict((m, p["value"]) for m, p in zip(repeat["categories"], repeat["series"][0]["data"])
+                if p["value"]) == repeats and sum(repeats.values()) == 1
+
     quality = _chart(data, "satisfaction")["series"][0]["data"][0]
     assert quality["value"] == 4.0  # the two closed cases were scored 4 for quality
 
@@ -144,7 +155,7 @@ def test_every_link_opens_the_cases_behind_its_figure(cases, as_user):
     year = local(utcnow()).year
     data = _data(desk, f"?month_from={year - 1}-01&month_to={year}-12")
     checked = 0
-    for chart_id in ("yoy", "pareto", "branch", "product", "unit", "clusters"):
+    for chart_id in ("yoy", "pareto", "branch", "product", "unit", "clusters", "repeat"):
         for point in _chart(data, chart_id)["series"][0]["data"]:
             if point["url"]:
                 numbers = set(CASE_LINK.findall(desk.get(point["url"]).get_data(as_text=True)))
