@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rare", help="default: drawn from the data")
     ap.add_argument("--absent", default="榴莲")
     ap.add_argument("--sequential", type=int, default=300, help="requests per search, one client")
+    ap.add_argument("--wait-quiet", type=float, default=300, help="seconds to wait at most for an idle machine")
     args = ap.parse_args(argv)
 
     with psycopg.connect(B.pg_url(args.database_url)) as conn, conn.cursor() as cur:
@@ -58,8 +59,10 @@ def main(argv=None) -> int:
         common_n = term_count(cur, args.common)
         absent_n = term_count(cur, args.absent)
     words = {"common": (args.common, common_n), "rare": (rare, rare_n), "absent": (args.absent, absent_n)}
-    result = {"machine": B.machine_conditions(), "args": vars(args), "cases": cases, "words": words}
-    print(f"machine: {result['machine']}\n{cases} cases; common {args.common} in {common_n}, "
+    quiet = B.wait_quiet(args.wait_quiet)
+    result = {"machine": B.machine_conditions(), "quiet": quiet, "args": vars(args), "cases": cases,
+              "words": words}
+    print(f"machine: {result['machine']}\nquiet: {quiet}\n{cases} cases; common {args.common} in {common_n}, "
           f"rare {rare} in {rare_n}, absent {args.absent} in {absent_n}", flush=True)
 
     cfg = parse_config(args.config)
@@ -80,6 +83,8 @@ def main(argv=None) -> int:
             print(f"  {name:<34} client p50 {s['client']['p50']:.1f} p95 {s['client']['p95']:.1f} ms | "
                   f"server p50 {s['server']['p50']:.1f} p95 {s['server']['p95']:.1f} "
                   f"cpu p50 {s['server_cpu']['p50']:.1f} ms", flush=True)
+    result["busy_cores_after"] = round(B.busy_cores(), 2)
+    print(f"busy cores after: {result['busy_cores_after']}")
     worst = max(s["server"]["p95"] for name, s in result["sequential"].items() if "q=" in name)
     print(f"worst server p95 {worst:.1f} ms (target ≤ 50 ms): {'met' if worst <= 50 else 'NOT met'}")
     B.save_json("search.json", result)

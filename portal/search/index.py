@@ -74,15 +74,18 @@ def query_terms(text: str) -> tuple[list[str], list[str]]:
 
 
 def _fewest_ids(terms: list[str]) -> list[int] | None:
-    """The case ids of the rarest term if it has at most RARE cases (one short index-only
-    read per term); None if every term is common."""
-    best = None
-    for t in terms:
-        ids = db.session.execute(sa.select(CaseTerm.case_id).where(CaseTerm.term == t)
-                                 .limit(RARE + 1)).scalars().all()
-        if len(ids) <= RARE and (best is None or len(ids) < len(best)):
-            best = ids
-    return best
+    """The case ids of the rarest term if it has at most RARE cases; None if every term is
+    common. Each term is counted up to RARE + 1 first (an index-only read returning one row:
+    fetching 2,000 ids of a common word cost four times as much)."""
+    def capped(term):
+        return sa.select(CaseTerm.case_id).where(CaseTerm.term == term).limit(RARE + 1)
+
+    counts = {t: db.session.execute(sa.select(sa.func.count()).select_from(capped(t).subquery())).scalar_one()
+              for t in terms}
+    rarest = min(terms, key=counts.get)
+    if counts[rarest] > RARE:
+        return None
+    return db.session.execute(capped(rarest)).scalars().all() if counts[rarest] else []
 
 
 def matching(text: str):
