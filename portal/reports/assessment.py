@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
+from flask_babel import force_locale, gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import relationship
 
@@ -315,7 +315,8 @@ def freeze_month(actor: User, month: date, password: str) -> AssessmentMonth:
         raise ValidationError(_("%(month)s 尚未结束，月末之后才能冻结考核。", month=month.strftime("%Y-%m")))
     if frozen(month) is not None:
         raise Conflict(_("%(month)s 的考核已冻结签署，不能再次冻结。", month=month.strftime("%Y-%m")))
-    snapshot = compute(month)
+    with force_locale("zh_CN"):  # the signed record reads Chinese whoever froze it
+        snapshot = compute(month)
     record = AssessmentMonth(month=month, snapshot={}, frozen_at=utcnow(), frozen_by_id=actor.id)
     try:
         db.session.add(record)
@@ -439,14 +440,14 @@ def month_pdf_path(month: date, viewer):
     """The cached PDF of the month's table as `viewer` sees it: 草稿 until frozen; a frozen
     month's file is named by its signature and rendered once per view."""
     from flask import current_app
-    from flask_babel import force_locale
 
     from portal.clock import fmt
     from portal.jsonutil import sha256_of
     from portal.pdf_cache import cached_pdf
     from portal.signing import faces
 
-    data = table(month, viewer)
+    with force_locale("zh_CN"):  # the sheet is Chinese whatever the reader's language, as the others
+        data = table(month, viewer)
     record = data.pop("record")
     view = sha256_of(sorted(r["unit_id"] for r in data["units"]))[:8]
 
@@ -455,7 +456,7 @@ def month_pdf_path(month: date, viewer):
         if record is not None:
             s = record.signature
             image, seal = faces.face_paths(s)
-            with force_locale("zh_CN"):  # Chinese whatever the reader's language, as the other sheets
+            with force_locale("zh_CN"):
                 made["signature"] = {"printed_name": s.printed_name, "meaning": s.meaning.label,
                                      "role": f"{s.unit_name or ''} {s.role.label}".strip(),
                                      "signed_at": fmt(s.signed_at, True), "content_hash": s.content_hash,
