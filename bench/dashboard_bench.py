@@ -7,7 +7,7 @@ The database needs the rollup once after a bulk load (`generate.py` runs it; or
 
 1. **Exactness**: figures of the dashboard against COUNTs of the case table made here
    (monthly counts of the last two years, the cause Pareto, by branch / product / department,
-   closed within 48 hours, the KPI tiles), for quality (everything) and leader_prod1 (scoped).
+   closed within 48 hours, repeat complaints, the open cases), for quality (everything) and leader_prod1 (scoped).
 2. **Each chart's data in process** (`portal.reports.dashboard`, one app context per call, as a
    request has): p50 / p95 of every chart function and of the whole dashboard, for quality
    with no filter, with a branch, with a product and a category, over 12 months, and for
@@ -73,7 +73,7 @@ def chart_functions():
     from portal.reports import dashboard as d
     return {"kpis": d.kpis, "year_over_year": d.year_over_year, "pareto": d.pareto,
             "by_dimension (3 charts)": d.by_dimension, "attainment (2 charts)": d.attainment,
-            "completion_48h": d.completion_48h, "rate_per_million": d.rate_per_million,
+            "completion_48h": d.completion_48h, "rate_per_million": d.rate_per_million, "repeats": d.repeats,
             "clusters": d.clusters, "satisfaction": d.satisfaction, "whole dashboard": d.dashboard}
 
 
@@ -125,13 +125,18 @@ def exactness(app) -> list[str]:
             rollup = sum(r.closed_48h for r in d._cells(u, f))
             if fast != rollup:
                 bad.append(f"{name} closed within 48 h: {rollup} != {fast}")
+            from portal.cases.queries import repeat_clause
+            repeat = db.session.execute(sa.select(sa.func.count()).where(*period, repeat_clause())).scalar_one()
+            rollup = sum(r.repeat for r in d._cells(u, f))
+            if repeat != rollup:
+                bad.append(f"{name} repeat complaints: {rollup} != {repeat}")
             kpis = {k["id"]: k["value"] for k in d.kpis(u, f)}
             n_open = db.session.execute(sa.select(sa.func.count()).where(
                 *where, Case.state.notin_([State.CLOSED, State.REJECTED]))).scalar_one()
             if kpis["open"] != n_open:
                 bad.append(f"{name} open: {kpis['open']} != {n_open}")
             print(f"  {name}: yoy, pareto ({sum(pareto.values()):,} cases), branch/product/unit, "
-                  f"48 h ({fast:,}), open ({n_open:,}) checked", flush=True)
+                  f"48 h ({fast:,}), repeats ({repeat:,}), open ({n_open:,}) checked", flush=True)
     return bad
 
 
