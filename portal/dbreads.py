@@ -14,6 +14,9 @@ from flask import Flask, request
 from sqlalchemy import event
 
 READ_METHODS = ("GET", "HEAD")
+# Marks the request's own connection: other autocommit connections (the outbox recorder's)
+# commit each statement by design and are left alone.
+PAGE_READ = "portal_page_read"
 
 
 def init_app(app: Flask, db) -> None:
@@ -26,13 +29,15 @@ def init_app(app: Flask, db) -> None:
     def _reads_in_autocommit():
         # Only a request's first use of the session: one already in a transaction keeps it.
         if request.method in READ_METHODS and not db.session().in_transaction():
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT", PAGE_READ: True})
 
     # First of all hooks: the user is loaded in one of them.
     app.before_request_funcs.setdefault(None, []).insert(0, _reads_in_autocommit)
 
 
 def _transaction_before_writes(conn, clauseelement, multiparams, params, execution_options) -> None:
+    if not conn.get_execution_options().get(PAGE_READ):
+        return
     dbapi_conn = conn.connection.dbapi_connection
     if not dbapi_conn.autocommit:
         return

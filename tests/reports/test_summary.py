@@ -124,6 +124,9 @@ def test_weekly_summary_is_mailed_to_leaders_once_with_the_pdf(week, smtp_sink):
     leaders = db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.kind == "summary")).scalars().all()
     assert queued == len(leaders) >= 5
     assert deliver_due() == queued
+    db.session.expire_all()
+    # Recorded as sent, so the sweep does not take them for lost and send them again.
+    assert {m.status for m in leaders} == {"sent"}
     mail = next(m for m in smtp_sink.messages if m["To"] == user("leader_qa").email)
     assert mail["Subject"] == f"【客诉周报】{week.label}"
     assert "附件为" in mail.get_body(("plain",)).get_content()
