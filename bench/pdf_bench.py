@@ -19,7 +19,9 @@ The renders run twice: with the subsetter WeasyPrint picks here (HarfBuzz's hb-s
 the system has HarfBuzz ≥ 4.1, a few ms per face), then with its fontTools fallback, which
 machines without hb-subset use (hundreds of ms per face, most for the full face): the cost
 of fonts, and so the ratios, differ that much between machines.
-Wall time and this process's CPU time are both reported (CPU is robust to other load).
+Wall time and this process's CPU time are both reported (CPU is robust to other load), and
+each PDF's pages and printed characters (pdfinfo, pdftotext): a render's time follows how much
+the document prints, and the sheet prints several times the yardstick's text.
 
     .venv/bin/python bench/pdf_bench.py [--rounds 15] [--downloads 200] [--wait-quiet 120]
 """
@@ -102,11 +104,20 @@ def final_context(sheet, *, photos: bool, owner: str | None = None) -> dict:
     return context
 
 
-def embedded_faces(data: bytes, tmp: Path) -> list[str]:
-    path = tmp / "faces.pdf"
+def pdf_facts(data: bytes, tmp: Path) -> dict:
+    """The faces a PDF embeds, its pages and how many characters it prints (not blanks): how
+    much each document carries, which is what its render time follows."""
+    path = tmp / "facts.pdf"
     path.write_bytes(data)
-    rows = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
-    return sorted({row.split()[0].split("+")[-1] for row in rows})
+
+    def run(*cmd):
+        return subprocess.run([*cmd, str(path)], capture_output=True, text=True, check=True).stdout
+
+    rows = run("pdffonts").splitlines()[2:]
+    pages = int(re.search(r"^Pages:\s+(\d+)", run("pdfinfo"), re.M).group(1))
+    printed = len(re.sub(r"\s", "", subprocess.run(["pdftotext", str(path), "-"], capture_output=True,
+                                                   text=True, check=True).stdout))
+    return {"faces": sorted({row.split()[0].split("+")[-1] for row in rows}), "pages": pages, "chars": printed}
 
 
 def timed(fn):
@@ -156,12 +167,12 @@ def with_subsetter(subsetter: str, fn):
 
 def measure_jobs(jobs: dict, rounds: int, tmp: Path) -> dict:
     out = {name: {"wall": [], "cpu": []} for name in jobs}
-    sizes, faces, first = {}, {}, {}
+    sizes, facts, first = {}, {}, {}
     for name, job in jobs.items():  # the first render loads the fonts: reported, not counted
         data, wall, _ = timed(job)
         first[name] = wall
         sizes[name] = len(data)
-        faces[name] = embedded_faces(data, tmp)
+        facts[name] = pdf_facts(data, tmp)
         timed(job)
     for _ in range(rounds):
         for name, job in jobs.items():
@@ -171,7 +182,7 @@ def measure_jobs(jobs: dict, rounds: int, tmp: Path) -> dict:
     return {name: {"wall_ms_median": statistics.median(v["wall"]) * 1000,
                    "cpu_ms_median": statistics.median(v["cpu"]) * 1000,
                    "wall_ms_min": min(v["wall"]) * 1000, "first_ms": first[name] * 1000,
-                   "bytes": sizes[name], "faces": faces[name]}
+                   "bytes": sizes[name], **facts[name]}
             for name, v in out.items()}
 
 
@@ -236,9 +247,14 @@ def report(renders: dict, download: dict, watch: dict, quiet, args) -> None:
         for name, v in r.items():
             lines.append(f"  {name:28s} {v['wall_ms_median']:7.1f} ms / {v['cpu_ms_median']:7.1f} ms CPU  "
                          f"(first {v['first_ms']:.0f} ms)  {v['bytes'] / 1024:6.1f} KB  faces: {', '.join(v['faces'])}")
+        sheet, form = r["sheet_4_photos"], r["minimal_form"]
         lines += [
             f"  sheet with 4 photos / minimal form: {ratios[subsetter]['wall']:.2f}× wall, "
             f"{ratios[subsetter]['cpu']:.2f}× CPU (target ≤ 1.5×)",
+            f"  what they print: the sheet {sheet['chars']} characters on {sheet['pages']} pages, the form "
+            f"{form['chars']} on {form['pages']} ({sheet['chars'] / form['chars']:.1f}× the text); CPU per "
+            f"printed character {sheet['cpu_ms_median'] / sheet['chars'] * 1000:.0f} µs vs "
+            f"{form['cpu_ms_median'] / form['chars'] * 1000:.0f} µs",
             f"  rare name (full face): sheet {r['sheet_no_photos_rare_name']['cpu_ms_median']:.0f} ms CPU vs "
             f"{r['sheet_no_photos']['cpu_ms_median']:.0f} ms without; minimal form "
             f"{r['minimal_form_rare_name']['cpu_ms_median']:.0f} ms vs {r['minimal_form']['cpu_ms_median']:.0f} ms",
