@@ -295,32 +295,31 @@ def has_news(context: dict) -> bool:
 
 def mail_to_leaders(kind: str, period: Period | None = None) -> int:
     """Queue the period's PDF (last week, last month, yesterday by default) to every active
-    leader with a mail address, each their own view, in one transaction; hand them to the
-    workers after commit. Returns how many mails were queued (0 when already sent)."""
+    leader with a mail address, each their own view; hand them to the workers after commit.
+    The files are rendered first, so the transaction writing the rows is a short one.
+    Returns how many mails were queued (0 when already sent)."""
     period = period or Period.last_complete(kind)
     cache = Path(current_app.config["PDF_CACHE_DIR"])
-    messages = []
+    sent = set(db.session.execute(sa.select(OutboxMessage.key).where(
+        OutboxMessage.key.like(f"summary:{kind}:{period.key}:%"))).scalars())
+    files = []
     for leader in capa_access.people_with(Role.LEADER):
         key = f"summary:{kind}:{period.key}:{leader.id}:email"
-        if not leader.email or db.session.execute(
-                sa.select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
+        if not leader.email or key in sent:
             continue  # sent already: not even rendered again
         context = context_for(leader, period)
         if kind == "daily" and not has_news(context):
             continue
-        path = pdf_path(leader, period, context)
-        with force_locale("zh_CN"):
-            label = period.label
-        title = f"【{TITLES[kind]}】{label}"
-        body = (f"{leader.name}：\n\n附件为{label}的{TITLES[kind]}（PDF），"
-                f"按您可查看的案件统计。\n也可在门户“统计报表 › 汇总报告”下载任一期。")
-        msg = add_message(key=key, channel="email", recipient=leader, subject=title, body=body,
-                          kind="summary", attachment=str(path.relative_to(cache)))
-        if msg is not None:
-            messages.append(msg)
+        files.append((leader, key, pdf_path(leader, period, context)))
+    with force_locale("zh_CN"):
+        label = period.label
+    messages = [add_message(
+        key=key, channel="email", recipient=leader, subject=f"【{TITLES[kind]}】{label}",
+        body=(f"{leader.name}：\n\n附件为{label}的{TITLES[kind]}（PDF），按您可查看的案件统计。\n"
+              f"也可在门户“统计报表 › 汇总报告”下载任一期。"),
+        kind="summary", attachment=str(path.relative_to(cache))) for leader, key, path in files]
     db.session.flush()
-    ids = [m.id for m in messages]
+    ids = [m.id for m in messages if m is not None]
     db.session.commit()
     hand_to_workers(ids)
     return len(ids)
-
