@@ -82,7 +82,7 @@ def main(argv=None) -> int:
             result["sequential"][name] = s
             print(f"  {name:<34} client p50 {s['client']['p50']:.1f} p95 {s['client']['p95']:.1f} ms | "
                   f"server p50 {s['server']['p50']:.1f} p95 {s['server']['p95']:.1f} "
-                  f"cpu p50 {s['server_cpu']['p50']:.1f} ms", flush=True)
+                  f"cpu p50 {s['server_cpu']['p50']:.1f} p95 {s['server_cpu']['p95']:.1f} ms", flush=True)
     result["busy_cores_after"] = round(B.busy_cores(), 2)
     print(f"busy cores after: {result['busy_cores_after']}")
     worst = max(s["server"]["p95"] for name, s in result["sequential"].items() if "q=" in name)
