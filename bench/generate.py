@@ -878,6 +878,9 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     flask_cmd(url, "reports", "rollup")  # COPY passed the ORM: the dashboard's rollup from the cases
     timings["dashboard rollup"] = time.perf_counter() - t
+    t = time.perf_counter()
+    flask_cmd(url, "search-reindex")  # and the search index (portal/search), 5 min at 1M
+    timings["search index"] = time.perf_counter() - t
     total = time.perf_counter() - t0
 
     print(f"\n{args.cases:,} cases, {n_batches:,} batches; open {open_n:,}; "
