@@ -97,3 +97,18 @@ def test_a_get_locking_a_row_holds_the_lock_in_a_transaction(pg):
     finally:
         db.session.rollback()
         _end(ctx, req)
+
+
+def test_a_connection_in_autocommit_on_purpose_keeps_it_during_a_get(pg):
+    """The outbox's recorder writes each outcome on a connection of its own in autocommit,
+    committed as it runs; a GET in progress must not take that away."""
+    before = _names()
+    first = min(before)
+    ctx, req = _request(pg, "GET")
+    try:
+        db.session.execute(sa.select(OrgUnit.id).limit(1)).all()
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as own:
+            own.execute(sa.update(OrgUnit).where(OrgUnit.id == first).values(name="改名一"))
+            assert _names()[first] == "改名一"  # committed as it ran
+    finally:
+        _end(ctx, req)
