@@ -60,7 +60,10 @@ def mark(number: str):
                     form[name].errors = list(form[name].errors) + [msg]
             message, status = exc.message, exc.status
             if isinstance(exc, Conflict):
+                # The form as it is now (someone else's lessons), with the reason at the top.
                 typical = queries.typical_of(case)
+                form = TypicalForm(formdata=None, obj=typical)
+                form.version.data = typical.version if typical else ""
         else:
             flash(_("投诉 %(number)s 已收入典型案例。", number=case.number), "success")
             return redirect_to(url_for("cases.detail", number=case.number))

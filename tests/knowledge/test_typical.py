@@ -71,7 +71,9 @@ def test_a_stale_edit_is_a_conflict_shown_in_the_page(app, as_user):
     mark(leader, case.number, lessons="领导补充的心得", version="1")
     resp = mark(quality, case.number, lessons="品保的旧稿", version="1")
     assert resp.status_code == 409
-    assert "已被他人修改" in resp.get_data(as_text=True)
+    html = resp.get_data(as_text=True)
+    assert "已被他人修改" in html
+    assert "领导补充的心得" in html and 'name="version" type="hidden" value="2"' in html
     assert db.session.query(TypicalCase).one().lessons == "领导补充的心得"
 
 
