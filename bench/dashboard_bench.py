@@ -113,7 +113,8 @@ def exactness(app) -> list[str]:
             if got != sum(pareto.values()):
                 bad.append(f"{name} pareto total {got} != {sum(pareto.values())}")
             for chart in d.by_dimension(u, f):
-                column = {"branch": Case.branch_id, "product": Case.product_id, "unit": Case.responsible_unit_id}[chart["id"]]
+                column = {"branch": Case.branch_id, "product": Case.product_id,
+                          "unit": Case.responsible_unit_id}[chart["id"]]
                 want = sorted((n for _k, n in db.session.execute(
                     sa.select(column, sa.func.count()).where(*period).group_by(column)).all()), reverse=True)
                 got = [p["value"] for p in chart["series"][0]["data"]]

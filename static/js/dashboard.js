@@ -6,6 +6,8 @@
   if (!source || !window.echarts) return;
   var data = JSON.parse(source.textContent);
   var palette = ["#1d5fa8", "#e08a1e", "#2e8b57", "#b03a2e", "#6a4c93", "#5c6b73"];
+  // The page's own faces (the served Noto Sans SC first): the canvas has no CSS of its own.
+  var font = window.getComputedStyle(document.body).fontFamily;
 
   function option(chart) {
     // A line over bars (the Pareto's cumulative share) or a series marked axis 1 (counts
@@ -16,6 +18,7 @@
     if (twoAxes) yAxes.push({ type: "value", minInterval: 1, splitLine: { show: false } });
     return {
       color: palette,
+      textStyle: { fontFamily: font },
       animation: false,
       grid: { left: 48, right: twoAxes ? 48 : 16, top: 36, bottom: 64 },
       legend: { top: 0, type: "scroll" },
@@ -45,5 +48,7 @@
       if (params.data && params.data.url) window.location.href = params.data.url;
     });
     window.addEventListener("resize", function () { c.resize(); });
+    // Drawn with the placeholder face until webfont.js has the Chinese slices: draw again.
+    document.addEventListener("portal:fonts-added", function () { c.setOption(option(chart), true); });
   });
 })();

@@ -95,6 +95,8 @@
     // All at once: one new layout for the page, whatever order the files arrive in.
     Promise.all(faces).then(function (loaded) {
       loaded.forEach(function (face) { if (face) document.fonts.add(face); });
+      // Canvas text (the dashboard's charts) is not laid out again by itself: tell it.
+      document.dispatchEvent(new Event("portal:fonts-added"));
     });
   }
 

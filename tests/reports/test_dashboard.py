@@ -115,7 +115,8 @@ def test_chart_figures_match_counts_made_from_the_cases(cases, as_user):
     phones: dict = {}
     repeats = Counter()
     for c in sorted(everything, key=lambda c: c.received_at):
-        earlier = [t for t in phones.get(c.customer_phone_rev, []) if c.received_at - timedelta(days=90) <= t < c.received_at]
+        earlier = [t for t in phones.get(c.customer_phone_rev, [])
+                   if c.received_at - timedelta(days=90) <= t < c.received_at]
         if earlier:
             repeats[local(c.received_at).strftime("%Y-%m")] += 1
         phones.setdefault(c.customer_phone_rev, []).append(c.received_at)
