@@ -313,10 +313,11 @@ def mail_to_leaders(kind: str, period: Period | None = None) -> int:
         files.append((leader, key, pdf_path(leader, period, context)))
     with force_locale("zh_CN"):
         label = period.label
+    page = (current_app.config.get("PORTAL_BASE_URL") or "").rstrip("/") + "/reports/summaries/"
     messages = [add_message(
         key=key, channel="email", recipient=leader, subject=f"【{TITLES[kind]}】{label}",
         body=(f"{leader.name}：\n\n附件为{label}的{TITLES[kind]}（PDF），按您可查看的案件统计。\n"
-              f"也可在门户“统计报表 › 汇总报告”下载任一期。"),
+              f"也可在门户“统计报表 › 汇总报告”下载任一期：{page}"),
         kind="summary", attachment=str(path.relative_to(cache))) for leader, key, path in files]
     db.session.flush()
     ids = [m.id for m in messages if m is not None]

@@ -129,7 +129,8 @@ def test_weekly_summary_is_mailed_to_leaders_once_with_the_pdf(week, smtp_sink):
     assert {m.status for m in leaders} == {"sent"}
     mail = next(m for m in smtp_sink.messages if m["To"] == user("leader_qa").email)
     assert mail["Subject"] == f"【客诉周报】{week.label}"
-    assert "附件为" in mail.get_body(("plain",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    assert "附件为" in text and "/reports/summaries/" in text
     [pdf] = [part for part in mail.iter_attachments()]
     assert pdf.get_content_type() == "application/pdf"
     assert pdf.get_filename() == f"weekly-{week.key}-" + pdf.get_filename().split("-")[-1]
