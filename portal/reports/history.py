@@ -234,8 +234,8 @@ class Names:
             return None
         found = self.categories.get(s) or self.categories.get(s.lower())
         if found is None:
-            raise rules.FieldError(_("找不到投诉类别「%(value)s」（填类别名称或编码，小类可写成“产品质量/异物”）。",
-                                     value=s[:30]))
+            raise rules.FieldError(_("找不到投诉类别「%(value)s」（填类别名称或编码，小类可写成“%(example)s”）。",
+                                     value=s[:30], example="产品质量/异物"))
         return found
 
     def branch(self, value) -> int | None:
