@@ -117,6 +117,10 @@ class Config:
     HURRY_COOLDOWN_MINUTES = int(os.environ.get("HURRY_COOLDOWN_MINUTES", "30"))
     CUSTOMER_SMS_CHANNELS = os.environ.get("CUSTOMER_SMS_CHANNELS", "hotline")
     CUSTOMER_HOTLINE = os.environ.get("CUSTOMER_HOTLINE", "800-800-1234")  # in the closing SMS
+    # Reports: the dashboard's on-time target (percent), and up to how many rows an export
+    # streams in the request before it goes to a worker with a progress page.
+    REPORT_ON_TIME_TARGET = int(os.environ.get("REPORT_ON_TIME_TARGET", "90"))
+    EXPORT_STREAM_MAX = int(os.environ.get("EXPORT_STREAM_MAX", "20000"))
 
 
 class TestConfig(Config):
