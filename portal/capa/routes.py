@@ -14,10 +14,11 @@ from portal.capa.models import CorrectiveAction
 from portal.capa.states import SheetState
 from portal.cases import evidence
 from portal.cases.panels import department_choices
-from portal.errors import Conflict, DomainError
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.htmx import is_htmx, page_or_partial, redirect_to
 from portal.org.enums import Role
+from portal.submit import run_form
 
 
 @bp.app_template_global()
@@ -110,32 +111,22 @@ def act(number: str, action: str):
     step = panels.STEPS[action]
     form = step.form_class(prefix=step.panel)
     panels.prepare_form(action, form, sheet)
-    message, status = None, 200
-    if not form.validate():
-        message, status = (form.first_error() or _("请检查填写内容。")), 400
-    else:
-        try:
-            step.run(sheet, current_user._get_current_object(), form)
-        except DomainError as exc:
-            db.session.rollback()
-            for name, msg in exc.field_errors.items():
-                if name in form:
-                    form[name].errors = list(form[name].errors) + [msg]
-            message, status = exc.message, exc.status
-            if isinstance(exc, Conflict):
-                # Show the sheet as it is now, with the reason at the top.
-                sheet = db.session.get(CorrectiveAction, sheet.id, populate_existing=True)
-                form = None
-        else:
-            flash(_("已%(action)s。", action=_(step.label)), "success")
-            if not is_htmx():
-                return redirect_to(url_for("capa.detail", number=sheet.number))
-            db.session.expire_all()
-            sheet = access.visible_sheet_or_404(number, current_user)
-            resp = current_app.make_response(
-                render_template("capa/_main.html", **panels.detail_context(sheet)))
-            resp.headers["HX-Trigger"] = "work-changed"
-            return resp
+    message, status, conflict = run_form(
+        form, lambda: step.run(sheet, current_user._get_current_object(), form))
+    if conflict:
+        # Show the sheet as it is now, with the reason at the top.
+        sheet = db.session.get(CorrectiveAction, sheet.id, populate_existing=True)
+        form = None
+    elif status == 200:
+        flash(_("已%(action)s。", action=_(step.label)), "success")
+        if not is_htmx():
+            return redirect_to(url_for("capa.detail", number=sheet.number))
+        db.session.expire_all()
+        sheet = access.visible_sheet_or_404(number, current_user)
+        resp = current_app.make_response(
+            render_template("capa/_main.html", **panels.detail_context(sheet)))
+        resp.headers["HX-Trigger"] = "work-changed"
+        return resp
     if status == 403:
         abort(403, description=message)
     ctx = panels.detail_context(sheet, failed_action=action if form is not None else None,

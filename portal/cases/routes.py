@@ -14,12 +14,13 @@ from portal.cases.enums import Channel
 from portal.cases.models import Attachment, Case
 from portal.cases.queries import SORT_LABELS, CaseFilters, branch_choices_for, list_cases
 from portal.clock import local, utcnow
-from portal.errors import AlreadySubmitted, Conflict, DomainError
+from portal.errors import AlreadySubmitted, DomainError
 from portal.extensions import db
 from portal.htmx import is_htmx, page_or_partial, redirect_to
 from portal.org.enums import Role, UnitKind
 from portal.org.models import User
 from portal.org.tree import unit_tree
+from portal.submit import run_form
 
 
 def get_case(number: str) -> Case:
@@ -131,35 +132,25 @@ def act(number: str, action: str):
     step = panels.STEP_FORMS[action]
     form = step.form_class(prefix=panels.PANEL_OF.get(action, action))
     panels.prepare_form(action, form, case)
-    message, status = None, 200
-    if not form.validate():
-        message, status = (form.first_error() or _("请检查填写内容。")), 400
-    else:
-        try:
-            step.run(case, current_user._get_current_object(), form)
-        except DomainError as exc:
-            db.session.rollback()
-            for name, msg in exc.field_errors.items():
-                if name in form:
-                    form[name].errors = list(form[name].errors) + [msg]
-            message, status = exc.message, exc.status
-            if isinstance(exc, Conflict):
-                # Show the case as it is now, with the reason at the top.
-                case = db.session.get(Case, case.id, populate_existing=True)
-                form = None
-        else:
-            flash(_("已%(action)s。", action=_(operations.TRANSITIONS[action].label)), "success")
-            if not access.can_view(case, current_user):
-                # A handler who sent the case on to another department no longer sees it.
-                return redirect_to(url_for("work.index"))
-            if not is_htmx():
-                return redirect_to(url_for("cases.detail", number=case.number))
-            db.session.expire_all()
-            case = get_case(number)
-            resp = current_app.make_response(
-                render_template("cases/_main.html", **panels.detail_context(case)))
-            resp.headers["HX-Trigger"] = "work-changed"
-            return resp
+    message, status, conflict = run_form(
+        form, lambda: step.run(case, current_user._get_current_object(), form))
+    if conflict:
+        # Show the case as it is now, with the reason at the top.
+        case = db.session.get(Case, case.id, populate_existing=True)
+        form = None
+    elif status == 200:
+        flash(_("已%(action)s。", action=_(operations.TRANSITIONS[action].label)), "success")
+        if not access.can_view(case, current_user):
+            # A handler who sent the case on to another department no longer sees it.
+            return redirect_to(url_for("work.index"))
+        if not is_htmx():
+            return redirect_to(url_for("cases.detail", number=case.number))
+        db.session.expire_all()
+        case = get_case(number)
+        resp = current_app.make_response(
+            render_template("cases/_main.html", **panels.detail_context(case)))
+        resp.headers["HX-Trigger"] = "work-changed"
+        return resp
     if status == 403:
         abort(403, description=message)
     ctx = panels.detail_context(case, failed_action=action if form is not None else None,

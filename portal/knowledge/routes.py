@@ -9,10 +9,11 @@ from flask_login import current_user, login_required
 from forms.knowledge import TypicalForm
 from portal.cases.routes import get_case
 from portal.cases.states import State
-from portal.errors import Conflict, DomainError
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.htmx import page_or_partial, redirect_to
 from portal.knowledge import operations, queries
+from portal.submit import run_form
 
 bp = Blueprint("reports_typical", __name__, url_prefix="/reports/typical")
 
@@ -47,24 +48,16 @@ def mark(number: str):
     if request.method == "GET":
         form.version.data = typical.version if typical else ""
         form.tags.data = typical.tags if typical else ""
-    elif not form.validate():
-        message, status = form.first_error() or _("请检查填写内容。"), 400
     else:
-        try:
-            operations.mark_typical(case, current_user._get_current_object(), form.lessons.data,
-                                    form.tags.data, form.version.data or None)
-        except DomainError as exc:
-            db.session.rollback()
-            for name, msg in exc.field_errors.items():
-                if name in form:
-                    form[name].errors = list(form[name].errors) + [msg]
-            message, status = exc.message, exc.status
-            if isinstance(exc, Conflict):
-                # The form as it is now (someone else's lessons), with the reason at the top.
-                typical = queries.typical_of(case)
-                form = TypicalForm(formdata=None, obj=typical)
-                form.version.data = typical.version if typical else ""
-        else:
+        message, status, conflict = run_form(form, lambda: operations.mark_typical(
+            case, current_user._get_current_object(), form.lessons.data, form.tags.data,
+            form.version.data or None))
+        if conflict:
+            # The form as it is now (someone else's lessons), with the reason at the top.
+            typical = queries.typical_of(case)
+            form = TypicalForm(formdata=None, obj=typical)
+            form.version.data = typical.version if typical else ""
+        elif status == 200:
             flash(_("投诉 %(number)s 已收入典型案例。", number=case.number), "success")
             return redirect_to(url_for("cases.detail", number=case.number))
     return render_template("knowledge/mark.html", case=case, typical=typical, form=form,
