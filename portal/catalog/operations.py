@@ -7,6 +7,9 @@ its form was loaded raises Conflict.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
@@ -36,22 +39,21 @@ def _check_version(obj, version, stale: str) -> None:
         raise Conflict(stale)
 
 
-def _save(action: str, actor: User, obj, before: dict | None, after: dict | None,
-          duplicate: ValidationError, stale: str) -> None:
+def _save(reg: _Register, action: str, actor: User, obj, before: dict | None,
+          after: dict | None) -> None:
     """Audit and commit the pending change, or roll all of it back."""
-    object_type = "product" if isinstance(obj, Product) else "batch"
     try:
         db.session.flush()  # a new row needs its id for the event
-        audit.record(action, actor=actor, object_type=object_type, object_id=obj.id,
+        audit.record(f"{reg.name}_{action}", actor=actor, object_type=reg.name, object_id=obj.id,
                      before=before, after=after)
         db.session.commit()
     except IntegrityError:
         # Another admin (or an import) saved the same code between our check and our write.
         db.session.rollback()
-        raise duplicate from None
+        raise reg.duplicate(obj) from None
     except StaleDataError:
         db.session.rollback()
-        raise Conflict(stale) from None
+        raise Conflict(reg.stale(obj)) from None
     except Exception:
         db.session.rollback()
         raise
@@ -90,39 +92,16 @@ def _check_product(data: dict, product: Product | None) -> dict:
 
 
 def create_product(actor: User, data: dict) -> Product:
-    require_admin(actor)
-    values = _check_product(data, None)
-    product = Product(**values, active=True)
-    db.session.add(product)
-    _save("product_created", actor, product, None, _product_snapshot(product),
-          _duplicate_product(product.code), "")
-    return product
+    return _create(_PRODUCTS, actor, data)
 
 
 def update_product(actor: User, product: Product, data: dict, version) -> Product:
-    require_admin(actor)
-    _check_version(product, version, _product_stale(product))
-    values = _check_product(data, product)
-    before = _product_snapshot(product)
-    for key, value in values.items():
-        setattr(product, key, value)
-    old, new = _changes(before, _product_snapshot(product))
-    if new:
-        _save("product_updated", actor, product, old, new, _duplicate_product(product.code),
-              _product_stale(product))
-    return product
+    return _update(_PRODUCTS, actor, product, data, version)
 
 
 def set_product_active(actor: User, product: Product, active: bool, version) -> Product:
     """An inactive product is no longer offered at intake; its batches and cases stay."""
-    require_admin(actor)
-    _check_version(product, version, _product_stale(product))
-    if bool(product.active) != active:
-        product.active = active
-        _save("product_reactivated" if active else "product_deactivated", actor, product,
-              {"active": not active}, {"active": active}, _duplicate_product(product.code),
-              _product_stale(product))
-    return product
+    return _set_active(_PRODUCTS, actor, product, active, version)
 
 
 # ---------------------------------------------------------------- batches
@@ -188,36 +167,64 @@ def _check_batch(data: dict, batch: Batch | None) -> dict:
 
 
 def create_batch(actor: User, data: dict) -> Batch:
-    require_admin(actor)
-    values = _check_batch(data, None)
-    batch = Batch(**values, active=True)
-    db.session.add(batch)
-    _save("batch_created", actor, batch, None, _batch_snapshot(batch),
-          _duplicate_batch(batch.batch_no), "")
-    return batch
+    return _create(_BATCHES, actor, data)
 
 
 def update_batch(actor: User, batch: Batch, data: dict, version) -> Batch:
-    require_admin(actor)
-    _check_version(batch, version, _batch_stale(batch))
-    values = _check_batch(data, batch)
-    before = _batch_snapshot(batch)
-    for key, value in values.items():
-        setattr(batch, key, value)
-    old, new = _changes(before, _batch_snapshot(batch))
-    if new:
-        _save("batch_updated", actor, batch, old, new, _duplicate_batch(batch.batch_no),
-              _batch_stale(batch))
-    return batch
+    return _update(_BATCHES, actor, batch, data, version)
 
 
 def set_batch_active(actor: User, batch: Batch, active: bool, version) -> Batch:
     """An inactive batch stays in the register for the cases that name it."""
+    return _set_active(_BATCHES, actor, batch, active, version)
+
+
+# ---------------------------------------------------------------- both registers
+
+@dataclass(frozen=True)
+class _Register:
+    """What differs between the product and the batch register; their changes are written once.
+    `name` is the audit object type and starts its events (product_created, batch_updated …)."""
+    name: str
+    model: type
+    check: Callable      # (data, the record or None) -> clean values, or ValidationError
+    snapshot: Callable   # record -> its audited fields
+    duplicate: Callable  # record -> the ValidationError of a code already taken
+    stale: Callable      # record -> the message of an edit made on an old version
+
+
+_PRODUCTS = _Register("product", Product, _check_product, _product_snapshot,
+                      lambda p: _duplicate_product(p.code), _product_stale)
+_BATCHES = _Register("batch", Batch, _check_batch, _batch_snapshot,
+                     lambda b: _duplicate_batch(b.batch_no), _batch_stale)
+
+
+def _create(reg: _Register, actor: User, data: dict):
     require_admin(actor)
-    _check_version(batch, version, _batch_stale(batch))
-    if bool(batch.active) != active:
-        batch.active = active
-        _save("batch_reactivated" if active else "batch_deactivated", actor, batch,
-              {"active": not active}, {"active": active}, _duplicate_batch(batch.batch_no),
-              _batch_stale(batch))
-    return batch
+    obj = reg.model(**reg.check(data, None), active=True)
+    db.session.add(obj)
+    _save(reg, "created", actor, obj, None, reg.snapshot(obj))
+    return obj
+
+
+def _update(reg: _Register, actor: User, obj, data: dict, version):
+    require_admin(actor)
+    _check_version(obj, version, reg.stale(obj))
+    values = reg.check(data, obj)
+    before = reg.snapshot(obj)
+    for key, value in values.items():
+        setattr(obj, key, value)
+    old, new = _changes(before, reg.snapshot(obj))
+    if new:
+        _save(reg, "updated", actor, obj, old, new)
+    return obj
+
+
+def _set_active(reg: _Register, actor: User, obj, active: bool, version):
+    require_admin(actor)
+    _check_version(obj, version, reg.stale(obj))
+    if bool(obj.active) != active:
+        obj.active = active
+        _save(reg, "reactivated" if active else "deactivated", actor, obj,
+              {"active": not active}, {"active": active})
+    return obj
