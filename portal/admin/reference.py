@@ -78,6 +78,13 @@ def _category_form_data(c: Category) -> dict:
             "seen": reference.snapshot(c)}
 
 
+def _category_refused(c: Category, exc: DomainError):
+    """Nothing of the change kept: the category as it is now, with the reason at the top."""
+    db.session.rollback()
+    form = CategoryForm(formdata=None, data=_category_form_data(c), parents=_parents(c))
+    return _render_category_form(form, c, _failed(form, exc), exc.status)
+
+
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
 @admin_only
 def category_edit(category_id: int):
@@ -89,9 +96,7 @@ def category_edit(category_id: int):
             reference.update_category(_actor(), c, form.category_data(), seen=form.seen.data)
         except Conflict as exc:
             # Another admin saved first: show the category as it is now, to check and redo.
-            db.session.rollback()
-            form = CategoryForm(formdata=None, data=_category_form_data(c), parents=_parents(c))
-            return _render_category_form(form, c, exc.message, exc.status)
+            return _category_refused(c, exc)
         except DomainError as exc:
             message = _failed(form, exc)
         else:
@@ -109,8 +114,7 @@ def category_toggle(category_id: int):
     try:
         reference.set_category_active(_actor(), c, activate)
     except DomainError as exc:
-        form = CategoryForm(formdata=None, data=_category_form_data(c), parents=_parents(c))
-        return _render_category_form(form, c, _failed(form, exc), exc.status)
+        return _category_refused(c, exc)
     flash(_("已启用原因分类 %(name)s。", name=c.full_name) if activate
           else _("已停用原因分类 %(name)s。", name=c.full_name), "success")
     return redirect_to(url_for("admin.category_edit", category_id=c.id))
@@ -124,8 +128,7 @@ def category_delete(category_id: int):
     try:
         reference.delete_category(_actor(), c)
     except DomainError as exc:
-        form = CategoryForm(formdata=None, data=_category_form_data(c), parents=_parents(c))
-        return _render_category_form(form, c, _failed(form, exc), exc.status)
+        return _category_refused(c, exc)
     flash(_("已删除原因分类 %(name)s。", name=name), "success")
     return redirect_to(url_for("admin.categories"))
 
@@ -163,6 +166,13 @@ def _rule_form_data(r: CompensationRule) -> dict:
             "note": r.note or "", "seen": reference.snapshot(r)}
 
 
+def _rule_refused(r: CompensationRule, exc: DomainError):
+    """Nothing of the change kept: the rule as it is now, with the reason at the top."""
+    db.session.rollback()
+    form = RuleForm(formdata=None, data=_rule_form_data(r), categories=_rule_categories(r))
+    return _render_rule_form(form, r, _failed(form, exc), exc.status)
+
+
 @bp.route("/rules/new", methods=["GET", "POST"])
 @admin_only
 def rule_new():
@@ -190,9 +200,7 @@ def rule_edit(rule_id: int):
         try:
             reference.update_rule(_actor(), r, form.rule_data(), seen=form.seen.data)
         except Conflict as exc:
-            db.session.rollback()  # as for a category: the rule as it is now
-            form = RuleForm(formdata=None, data=_rule_form_data(r), categories=_rule_categories(r))
-            return _render_rule_form(form, r, exc.message, exc.status)
+            return _rule_refused(r, exc)  # as for a category
         except DomainError as exc:
             message = _failed(form, exc)
         else:
@@ -208,8 +216,6 @@ def rule_delete(rule_id: int):
     try:
         reference.delete_rule(_actor(), r, seen=request.form.get("seen"))
     except DomainError as exc:  # a conflict: the rule changed since the page was drawn
-        db.session.rollback()
-        form = RuleForm(formdata=None, data=_rule_form_data(r), categories=_rule_categories(r))
-        return _render_rule_form(form, r, exc.message, exc.status)
+        return _rule_refused(r, exc)
     flash(_("已删除补偿规则。"), "success")
     return redirect_to(url_for("admin.rules"))
