@@ -60,6 +60,11 @@ ACTION_LABELS = {
 }
 
 
+def event_label(event) -> str:
+    """The timeline's words for a sheet's event (a msgid)."""
+    return ACTION_LABELS.get(event.action, event.action)
+
+
 def owner_choices(sheet: CorrectiveAction) -> list[tuple[str, str]]:
     from flask_babel import gettext as _
     from portal.org.models import User
@@ -132,7 +137,7 @@ def detail_context(sheet: CorrectiveAction, failed_action: str | None = None, fa
     viewer = current_user
     return {"sheet": sheet, "action": action, "form": form, "message": message,
             "failed": failed_action is not None and failed_form is not None,
-            "events": sheet_events(sheet.id), "action_labels": ACTION_LABELS,
+            "events": sheet_events(sheet.id), "event_label": event_label,
             "signatures": sheet_signatures(sheet.id), "pdf_url": pdf_url(sheet),
             "cases": [(c, case_access.can_view(c, viewer)) for c in sheet.cases],
             "holders": access.holders(sheet), "SheetState": SheetState}

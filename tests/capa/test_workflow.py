@@ -87,6 +87,8 @@ def test_sheet_from_a_case_through_every_step_to_closed(app):
     page = handler.get(f"/ca/{number}").get_data(as_text=True)
     assert "已关闭" in page and all(w in page for w in WHYS[:3])
     assert page.count('class="signature"') == 3 and 'id="panel-' not in page
+    timeline = page[page.index('class="timeline"'):]
+    assert "品保签发" in timeline and "品保验证有效，关闭" in timeline
     rep, _t = signed_in(app, "rep_cd")  # the rep who registered the case follows it there
     case_page = rep.get(f"/cases/{case.number}").get_data(as_text=True)
     assert f'href="/ca/{number}"' in case_page and "开纠正预防单" not in case_page
