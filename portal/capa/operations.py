@@ -35,6 +35,7 @@ from portal.signing.enums import SignatureMeaning
 from portal.signing.operations import sign
 from portal.sla.due import WORKING, add_time
 from portal.sla.policy import work_calendar
+from portal.webhooks import emit as webhooks
 
 OBJECT_TYPE = "corrective_action"
 CHANNELS = ("email", "inapp")
@@ -127,6 +128,7 @@ def _commit(sheet: CorrectiveAction, action: str, actor: User, before: dict, aft
         event = audit.record(action, actor=actor, object_type=OBJECT_TYPE, object_id=sheet.id,
                              before=before, after=after, note=note)
         messages = _notify(sheet, event.seq, note)
+        messages += webhooks.on_sheet_commit(sheet, action, before, after, event)  # issue 14
         db.session.flush()
         ids = [m.id for m in messages if m.channel != "inapp"]
         db.session.commit()

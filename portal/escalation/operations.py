@@ -30,6 +30,7 @@ from portal.notify.outbox import add_message, cancel_pending, hand_to_workers, r
 from portal.org.enums import Role
 from portal.org.models import OrgUnit, User, UserRole
 from portal.steps import Clock, Step
+from portal.webhooks import emit as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -380,6 +381,7 @@ def escalate(case: Case, trigger: Trigger, *, key: str, level: int | None = None
                      after={"ladder_level": max(row.level, case.ladder_level), "trigger": trigger.value},
                      note=f"第 {row.level} 级（{row.name}）：{reason}"[:200])
     if row.level > case.ladder_level:
+        out += webhooks.on_escalated(case, row.level, row.name, trigger, key, now)  # issue 14
         # Not through the ORM: the case's version (the forms' conflict check) stays as it is,
         # so a handler's open form is not refused because the clock escalated meanwhile.
         db.session.execute(sa.update(Case).where(Case.id == case.id, Case.ladder_level < row.level)

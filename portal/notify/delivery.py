@@ -37,6 +37,7 @@ from portal.notify.models import OutboxAttempt, OutboxMessage, UnitRobot
 from portal.notify.outbox import SENT_CHANNELS
 from portal.notify.robots import robot_text, send_robot
 from portal.notify.sms import get_provider
+from portal.webhooks import delivery as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -156,17 +157,18 @@ def _deliver_claimed(claimed: list, senders: "_Senders", recorder: "_Recorder") 
     numbers = _case_numbers({row.case_id for row in claimed if row.case_id})
     db.session.commit()  # no transaction left open while the providers are talked to
     for row in claimed:
-        if failures[row.channel] >= SWEEP_CHANNEL_FAILURES:
+        lane = _lane(row)
+        if failures[lane] >= SWEEP_CHANNEL_FAILURES:
             _release(row)  # not tried: the channel is down, the next run tries again
             continue
         try:
             answer = senders.send(row, numbers.get(row.case_id))
         except Exception as exc:  # noqa: BLE001 - whatever went wrong is recorded and retried
             outcomes[row.id] = _record_failure(recorder, row, exc)
-            failures[row.channel] += 1
+            failures[lane] += 1
             continue
         recorder.record(row, "sent", answer, sent_at=utcnow())
-        failures[row.channel] = 0
+        failures[lane] = 0
         outcomes[row.id] = "sent"
         log.info("outbox %s sent by %s: %s", row.id, row.channel, answer)
     return outcomes
@@ -246,9 +248,17 @@ def _record_failure(recorder: "_Recorder", row, exc: Exception) -> str:
         recorder.record(row, "dead", error)
         log.error("outbox %s dead after %d attempts: %s", row.id, tries, error)
         return "dead"
-    recorder.record(row, "failed", error, send_after=utcnow() + RETRY_AFTER[tries - 1])
+    retry_at = utcnow() + (webhooks.RETRY_AFTER if row.channel == "webhook" else RETRY_AFTER)[tries - 1]
+    recorder.record(row, "failed", error, send_after=retry_at)
+    if row.channel == "webhook":  # in seconds, not at the minute sweep's next run (issue 14)
+        webhooks.schedule_retry(row.id, retry_at)
     log.warning("outbox %s attempt %d failed: %s", row.id, tries, error)
     return "failed"
+
+
+def _lane(row) -> str:
+    """What fails together: a channel, or one webhook receiver (another may be up)."""
+    return f"webhook:{row.address}" if row.channel == "webhook" else row.channel
 
 
 def _release(row) -> None:
@@ -312,7 +322,8 @@ class _Senders:
         self._smtp = None
         self._sms = None
         self._robots: dict[int, UnitRobot | None] = {}
-        self.failures = Counter()  # consecutive, per channel
+        self._webhooks = None
+        self.failures = Counter()  # consecutive, per channel (per receiver for webhooks)
 
     @property
     def down(self) -> set[str]:
@@ -324,6 +335,8 @@ class _Senders:
 
     def __exit__(self, *exc):
         self._close_smtp()
+        if self._webhooks is not None:
+            self._webhooks.close()
 
     def send(self, row, case_number: str | None) -> str:
         link = case_link(case_number)
@@ -339,6 +352,10 @@ class _Senders:
                 raise LookupError(f"robot {row.address} is not configured or not active")
             return send_robot(robot.vendor, robot.url, robot.secret,
                               robot_text(row.subject, row.body, link))
+        if row.channel == "webhook":
+            if self._webhooks is None:
+                self._webhooks = webhooks.WebhookSender()
+            return self._webhooks.send(row)
         raise LookupError(f"channel {row.channel} is not sent")
 
     def _robot(self, robot_id: int) -> UnitRobot | None:

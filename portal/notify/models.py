@@ -8,10 +8,12 @@ from portal.models_base import created_column, utc_column
 
 # What a message is about; reminders and escalations are cancelled when the step is left.
 KINDS = ("step", "reminder", "escalation", "hurry", "customer", "cluster",  # cluster: portal/clusters
-         "summary")  # summary: portal/reports/summary
+         "summary",  # summary: portal/reports/summary
+         "webhook")  # webhook: portal/webhooks (an event for an integration's endpoint)
 # Where it goes: a user's mail or phone, an address only (a customer's phone), a unit's group
-# robot (address = UnitRobot.id), or the portal's own bell (never sent).
-CHANNELS = ("email", "sms", "robot", "inapp")
+# robot (address = UnitRobot.id), the portal's own bell (never sent), or an integration's
+# webhook endpoint (address = WebhookEndpoint.id, body = the signed JSON; portal/webhooks).
+CHANNELS = ("email", "sms", "robot", "inapp", "webhook")
 ROBOT_VENDORS = ("wecom", "dingtalk", "feishu")  # 企业微信, 钉钉, 飞书
 
 

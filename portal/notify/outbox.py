@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.notify.models import CHANNELS, KINDS, OutboxMessage, UnitRobot
 
 # Channels a worker delivers; in-app rows are read in the portal.
-SENT_CHANNELS = ("email", "sms", "robot")
+SENT_CHANNELS = ("email", "sms", "robot", "webhook")
 # Rows handed to one delivery job (one work-horse, one database and one SMTP connection for
 # all of them); a transition hands a few, a burst of reminders many.
 JOB_BATCH = 100

@@ -21,14 +21,16 @@ EVENTS: dict[str, str] = {
 PING = "ping"
 
 # What `data` holds per event (the docs' payload table; portal/webhooks/emit.py builds it).
+# Dates are ISO 8601 in UTC; `state` is the code, `state_label` its Chinese name; `url` is the
+# case's page in the portal (staff sign in), or null without PORTAL_BASE_URL.
+_CASE = ("number", "state", "state_label", "channel", "received_at", "due_at", "closed_at", "url")
+_SHEET = ("number", "state", "effective", "cases", "issued_at", "due_date", "closed_at")
 DATA_FIELDS: dict[str, tuple[str, ...]] = {
-    "case.created": ("number", "state", "state_label", "channel", "received_at", "due_at", "url"),
-    "case.state_changed": ("number", "state", "state_label", "previous_state", "channel",
-                           "received_at", "due_at", "closed_at", "url"),
-    "case.escalated": ("number", "state", "state_label", "level", "previous_level", "level_name",
-                       "trigger", "url"),
-    "case.closed": ("number", "state", "state_label", "channel", "received_at", "closed_at", "url"),
-    "capa.issued": ("number", "state", "cases", "issued_at", "due_date"),
-    "capa.closed": ("number", "state", "effective", "cases", "issued_at", "closed_at"),
-    PING: ("message",),
+    "case.created": _CASE,
+    "case.state_changed": _CASE + ("previous_state",),
+    "case.escalated": _CASE + ("level", "previous_level", "level_name", "trigger"),
+    "case.closed": _CASE,
+    "capa.issued": _SHEET,
+    "capa.closed": _SHEET,
+    PING: ("message", "endpoint"),
 }
