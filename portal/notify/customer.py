@@ -1,5 +1,7 @@
-"""The customer told: an acknowledgement SMS at intake with the case number and when they will
-hear back, and a message when the case closes (signed off, or refused at verification).
+"""The customer told: an acknowledgement SMS at intake with the case number, when they will
+hear back and their progress link (portal/customer), and a message when the case closes
+(signed off, or refused at verification). The link itself is made for every case, whatever
+its channel, in the intake transaction (acknowledge), so the desk can print it on a receipt.
 
 Only for cases from the channels in CUSTOMER_SMS_CHANNELS (default: the 800 hotline, where the
 customer has just called and left a mobile number), and only to a mainland mobile number.
@@ -17,7 +19,7 @@ from flask import current_app
 from portal.clock import SHANGHAI, as_utc, utcnow
 from portal.labels import N_
 from portal.notify.outbox import add_message
-from portal.notify.templates import sms_text
+from portal.notify.templates import FIELDS, sms_text
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -37,6 +39,12 @@ def config_problems(config) -> list[str]:
         problems.append(f"CUSTOMER_SMS_CHANNELS 含未知渠道 {', '.join(unknown)}（可用：{', '.join(known)}）")
     if _channel_names(config) and not (config.get("CUSTOMER_HOTLINE") or "").strip():
         problems.append("CUSTOMER_HOTLINE 为空：结案短信需要告诉顾客的客服电话")
+    link_length = len((config.get("PORTAL_BASE_URL") or "").rstrip("/")) + len("/p/") + 22
+    if _channel_names(config) and link_length > FIELDS["link"]:
+        problems.append(f"PORTAL_BASE_URL 太长：受理短信中的进度链接将有 {link_length} 个字符，"
+                        f"最多 {FIELDS['link']} 个（请用较短的域名）")
+    if int(config.get("CUSTOMER_LINK_DAYS", 30) or 0) < 1:
+        problems.append(f"CUSTOMER_LINK_DAYS 应为正整数天，当前为 {config.get('CUSTOMER_LINK_DAYS')!r}")
     if int(config.get("HURRY_COOLDOWN_MINUTES") or 0) < 0:
         problems.append(f"HURRY_COOLDOWN_MINUTES 不能为负数，当前为 {config.get('HURRY_COOLDOWN_MINUTES')!r}")
     if int(config.get("BELL_POLL_SECONDS") or 0) < 1:
@@ -81,8 +89,8 @@ def reply_by(case, now=None):
     return by if by is not None and by > now else deadline(limit, now, cal)
 
 
-def acknowledgement_text(number: str, by) -> str:
-    return sms_text("customer_ack", number=number, reply_by=short_time(by))
+def acknowledgement_text(number: str, by, link: str) -> str:
+    return sms_text("customer_ack", number=number, reply_by=short_time(by), link=link)
 
 
 def closed_text(number: str) -> str:
@@ -100,9 +108,12 @@ def _tell(case, key: str, subject: str, text: str) -> list:
 
 
 def acknowledge(case, event_seq: int | None = None) -> list:
-    """At intake (in its transaction): the number and when they will hear back. Once per case."""
+    """At intake (in its transaction): the case's progress link is made, and the customer is
+    told the number, when they will hear back and the link. Once per case."""
+    from portal.customer.links import absolute_url, ensure_link
+    link = ensure_link(case)
     return _tell(case, f"case:{case.id}:customer:ack", f"受理短信 {case.number}",
-                 acknowledgement_text(case.number, reply_by(case)))
+                 acknowledgement_text(case.number, reply_by(case), absolute_url(link)))
 
 
 def tell_closed(case, event_seq: int) -> list:

@@ -1,5 +1,6 @@
 """SMS texts: each fits one segment (70 Chinese characters) with the provider's signature
-(【…】, added by Aliyun and Tencent in front and counted in the segment).
+(【…】, added by Aliyun and Tencent in front and counted in the segment). The customer's
+acknowledgement carries their progress link and takes two (a long message: 67 each).
 
 Every placeholder has a longest value; longer values (a long name, a long step label) are cut
 with "…", so a template can never spill into a second segment. tests/notify/test_sms_templates
@@ -29,13 +30,23 @@ FIELDS = {
     "actor": 6,
     "reply_by": 11,
     "phone": 13,    # the hotline, e.g. 400-800-1234
+    # PORTAL_BASE_URL + "/p/" + 22 characters; a longer base is refused at start
+    # (notify/customer.config_problems), so a link is never cut.
+    "link": 60,
 }
+LONG_SEGMENT = 67  # a segment of a long (concatenated) message: 3 characters go to its header
 
 
 @dataclass(frozen=True)
 class SmsTemplate:
     text: str  # a msgid with %(field)s placeholders
     fields: tuple[str, ...]
+    segments: int = 1
+
+    @property
+    def capacity(self) -> int:
+        """Characters the signature and the text may take together."""
+        return SEGMENT if self.segments == 1 else LONG_SEGMENT * self.segments
 
 
 TEMPLATES = {
@@ -47,8 +58,8 @@ TEMPLATES = {
                               ("level", "number", "step", "overdue")),
     "hurry": SmsTemplate(N_("催办：%(actor)s催您办理投诉%(number)s「%(step)s」，时限%(due)s。"),
                          ("actor", "number", "step", "due")),
-    "customer_ack": SmsTemplate(N_("您的投诉已受理，编号%(number)s，我们将于%(reply_by)s前联系您。"),
-                                ("number", "reply_by")),
+    "customer_ack": SmsTemplate(N_("您的投诉已受理，编号%(number)s，我们将于%(reply_by)s前联系您。查看进度：%(link)s"),
+                                ("number", "reply_by", "link"), segments=2),
     "customer_closed": SmsTemplate(N_("您的投诉%(number)s已办结，感谢您的反馈。如有疑问请致电%(phone)s。"),
                                    ("number", "phone")),
 }

@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.notify import customer
 from portal.notify.delivery import deliver_due
 from portal.notify.models import OutboxMessage
-from portal.notify.templates import SEGMENT
+from portal.notify.templates import LONG_SEGMENT, SEGMENT
 from portal.steps import Clock
 from tests.conftest import category, make_case, make_case_at, post_intake, short_policy, user
 
@@ -39,8 +39,10 @@ def test_hotline_caller_gets_the_number_and_when_they_hear_back_by_sms(app, as_u
     [msg] = told(case)
     assert (msg.channel, msg.address, msg.recipient_id, msg.status) == ("sms", "13912345678", None, "pending")
     promised = (as_utc(case.received_at) + timedelta(hours=4)).astimezone(SHANGHAI).strftime("%m-%d %H:%M")
-    assert msg.body == f"您的投诉已受理，编号{case.number}，我们将于{promised}前联系您。"
-    assert len(SIGNATURE + msg.body) <= SEGMENT
+    from portal.customer.links import current_link
+    link = f"{app.config['PORTAL_BASE_URL']}/p/{current_link(case.id).token}"  # issue 14: their progress page
+    assert msg.body == f"您的投诉已受理，编号{case.number}，我们将于{promised}前联系您。查看进度：{link}"
+    assert len(SIGNATURE + msg.body) <= 2 * LONG_SEGMENT
 
     deliver_due()  # the sweep, in process: the gateway hears it
     [(_path, _headers, body)] = http_sink.requests
@@ -123,15 +125,16 @@ def test_an_unknown_channel_in_the_setting_refuses_to_start(app):
     assert "HURRY_COOLDOWN_MINUTES 不能为负数" in message
 
 
-def test_every_customer_text_fits_one_segment_with_the_longest_values(app, monkeypatch):
+def test_every_customer_text_fits_its_segments_with_the_longest_values(app, monkeypatch):
     from datetime import datetime, timezone
     monkeypatch.setitem(app.config, "CUSTOMER_HOTLINE", "400-800-123456")  # longer than allowed: cut
     number = "KS2026-9999999"  # past a million cases a year
     late = datetime(2026, 12, 31, 15, 59, tzinfo=timezone.utc)  # 12-31 23:59 in Shanghai
-    ack, closed = customer.acknowledgement_text(number, late), customer.closed_text(number)
-    assert "12-31 23:59" in ack and number in ack and number in closed
-    for text in (ack, closed):
-        assert len(SIGNATURE + text) <= SEGMENT, (len(text), text)
+    link = "https://kesu.example-foods.com/p/" + "x" * 22  # as long as PORTAL_BASE_URL may make it
+    ack, closed = customer.acknowledgement_text(number, late, link), customer.closed_text(number)
+    assert "12-31 23:59" in ack and number in ack and link in ack and number in closed
+    assert len(SIGNATURE + ack) <= 2 * LONG_SEGMENT, (len(ack), ack)  # the link: a long message
+    assert len(SIGNATURE + closed) <= SEGMENT, (len(closed), closed)
 
 
 def test_the_case_page_says_what_the_customer_was_sent(app, as_user):
