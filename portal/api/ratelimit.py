@@ -8,12 +8,12 @@ import time
 
 from flask import current_app
 
-_local: dict[tuple[int, int], int] = {}
+_local: dict[tuple[str, int], int] = {}
 _lock = threading.Lock()
 _redis_down_until = 0.0
 
 
-def hit(token_id: int, limit: int, now: float | None = None) -> tuple[bool, int, int]:
+def hit(token_key: str, limit: int, now: float | None = None) -> tuple[bool, int, int]:
     """Count one request: (allowed, remaining, seconds until the window resets)."""
     global _redis_down_until
     now = time.time() if now is None else now
@@ -22,7 +22,7 @@ def hit(token_id: int, limit: int, now: float | None = None) -> tuple[bool, int,
     count = None
     if time.monotonic() >= _redis_down_until:
         from portal.queues import redis
-        key = f"api:rl:{token_id}:{window}"
+        key = f"api:rl:{token_key}:{window}"
         try:
             pipe = redis().pipeline()
             pipe.incr(key)
@@ -35,7 +35,7 @@ def hit(token_id: int, limit: int, now: float | None = None) -> tuple[bool, int,
         with _lock:
             for k in [k for k in _local if k[1] < window]:
                 del _local[k]
-            count = _local[(token_id, window)] = _local.get((token_id, window), 0) + 1
+            count = _local[(token_key, window)] = _local.get((token_key, window), 0) + 1
     return count <= limit, max(0, limit - count), reset
 
 

@@ -48,7 +48,7 @@ def _authenticate():
     g.api_token = token
     if problem:
         raise ApiError(problem, headers={"WWW-Authenticate": 'Bearer realm="api"'})
-    allowed, remaining, reset = ratelimit.hit(token.id, token.rate_per_minute)
+    allowed, remaining, reset = ratelimit.hit(token.prefix, token.rate_per_minute)
     g.api_rate = (token.rate_per_minute, remaining, reset)
     if not allowed:
         raise ApiError("rate_limited", headers={"Retry-After": str(reset)})
