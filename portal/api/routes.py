@@ -384,7 +384,8 @@ def create_case():
             return _replay(existing, claim)
     from portal.cases import evidence, operations
     actor = token.service_user
-    staged, upload_error = evidence.collect(uploads, [], actor.id)
+    with force_locale("zh_CN"):
+        staged, upload_error = evidence.collect(uploads, [], actor.id)
     if upload_error:
         _release(claim, key)
         raise _upload_error(upload_error, uploads)
@@ -413,8 +414,9 @@ def create_case():
 
 
 def _upload_error(message: str, uploads) -> ApiError:
-    too_big = "上限" in message
-    if too_big:
+    """evidence.collect's message (Chinese, sentences joined) as the API's error: a file or the
+    files together too large is 413, a type the portal does not take 415, anything else 422."""
+    if "超过单个文件" in message or "附件总大小超过" in message:
         return ApiError("payload_too_large", message=message, fields={"files": field(message)})
     if "格式不受支持" in message:
         return ApiError("unsupported_media_type", message=message, fields={"files": field(message)})
@@ -456,9 +458,10 @@ def add_attachments(number: str):
     from portal.api import operations
     from portal.cases import evidence
     existing = case.attachments
-    staged, upload_error = evidence.collect(uploads, [], token.service_user_id,
-                                            existing_bytes=sum(a.size for a in existing),
-                                            existing_count=len(existing))
+    with force_locale("zh_CN"):
+        staged, upload_error = evidence.collect(uploads, [], token.service_user_id,
+                                                existing_bytes=sum(a.size for a in existing),
+                                                existing_count=len(existing))
     if upload_error:
         raise _upload_error(upload_error, uploads)
     try:
