@@ -59,7 +59,7 @@ def _check(name, url, events) -> dict:
     events = [e for e in (events or []) if e]
     unknown = [e for e in events if e not in EVENTS]
     if unknown:
-        errors["events"] = _("未知的事件：%(events)s", events="、".join(unknown))
+        errors["events"] = _("未知的事件：%(events)s", events=", ".join(unknown))
     elif not events:
         errors["events"] = _("请至少选择一个事件")
     if errors:
