@@ -54,7 +54,9 @@ class UserForm(BaseForm):
 
 
 class NewUserForm(UserForm):
-    username = StringField(_l("用户名"), validators=[DataRequired(REQUIRED), Length(max=64)])
+    # ':' is kept for service accounts (svc:api:1, portal/org/service.py): no staff name can look like one.
+    username = StringField(_l("用户名"), validators=[DataRequired(REQUIRED), Length(max=64),
+                                                    Regexp(r"^[^:]*$", message=_l("用户名不能包含冒号（:）"))])
     password = PasswordField(_l("初始密码"), validators=[DataRequired(REQUIRED), Length(max=128)])
 
 

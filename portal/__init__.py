@@ -76,6 +76,12 @@ def create_app(config: type[Config] | dict | None = None, **overrides) -> Flask:
     app.register_blueprint(reports_assessment_bp)
     from portal.knowledge.routes import bp as reports_typical_bp  # 典型案例 (the knowledge base)
     app.register_blueprint(reports_typical_bp)
+    from portal.customer.routes import bp as customer_bp  # issue 14: the customer's progress page (/p/<token>)
+    app.register_blueprint(customer_bp)
+    from portal import api  # issue 14: the intake API under /api/v1/ (JSON errors under /api/)
+    api.init_app(app)
+    from portal.apidocs import bp as apidocs_bp  # issue 14: the integrators' page (/api/docs)
+    app.register_blueprint(apidocs_bp)
 
     from portal import htmx as htmx_helpers, templating, cli, security, static_files
     from portal.cases import present

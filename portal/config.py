@@ -86,6 +86,8 @@ class Config:
 
     # Outbox delivery (portal/notify): links in mail and robot messages start with this.
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+    # Outbound webhooks (portal/webhooks): connect and read timeout of one delivery, seconds.
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
     MAIL_SERVER = os.environ.get("MAIL_SERVER")  # unset: mail stays in the outbox (demo, development)
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "complaints@example.com")
@@ -117,6 +119,12 @@ class Config:
     HURRY_COOLDOWN_MINUTES = int(os.environ.get("HURRY_COOLDOWN_MINUTES", "30"))
     CUSTOMER_SMS_CHANNELS = os.environ.get("CUSTOMER_SMS_CHANNELS", "hotline")
     CUSTOMER_HOTLINE = os.environ.get("CUSTOMER_HOTLINE", "800-800-1234")  # in the closing SMS
+    # Issue 14, the customer's progress page (portal/customer): the link stops working this many
+    # days after the case closes; an address that asks for this many unknown links within
+    # CUSTOMER_LINK_WINDOW_MINUTES is refused every link until the window has passed.
+    CUSTOMER_LINK_DAYS = int(os.environ.get("CUSTOMER_LINK_DAYS", "30"))
+    CUSTOMER_LINK_MAX_MISSES = int(os.environ.get("CUSTOMER_LINK_MAX_MISSES", "20"))
+    CUSTOMER_LINK_WINDOW_MINUTES = int(os.environ.get("CUSTOMER_LINK_WINDOW_MINUTES", "10"))
     # Reports: the dashboard's on-time target (percent), and up to how many rows an export
     # streams in the request before it goes to a worker with a progress page.
     REPORT_ON_TIME_TARGET = int(os.environ.get("REPORT_ON_TIME_TARGET", "90"))

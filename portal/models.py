@@ -16,3 +16,6 @@ from portal.knowledge.models import TypicalCase  # noqa: F401
 from portal.reports.history import LedgerImport, LedgerMonth  # noqa: F401
 from portal.reports.volumes import ProductionVolume  # noqa: F401
 from portal.reports.assessment import AssessmentMonth, PenaltyRule  # noqa: F401
+from portal.webhooks.models import WebhookEndpoint  # noqa: F401
+from portal.api.models import ApiCall, ApiIdempotency, ApiToken  # noqa: F401  (issue 14: the intake API)
+from portal.customer.models import CaseLink, CustomerAppeal, CustomerRating  # noqa: F401  (issue 14: the customer page)

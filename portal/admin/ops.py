@@ -43,10 +43,12 @@ STATUS_LABELS = {
     "failed": N_("失败，待重试"), "dead": N_("已放弃"), "cancelled": N_("已取消"),
     "unread": N_("未读"), "read": N_("已读"),
 }
-CHANNEL_LABELS = {"email": N_("邮件"), "sms": N_("短信"), "robot": N_("群机器人"), "inapp": N_("站内消息")}
+CHANNEL_LABELS = {"email": N_("邮件"), "sms": N_("短信"), "robot": N_("群机器人"), "inapp": N_("站内消息"),
+                  "webhook": N_("Webhook")}  # issue 14: an integration's endpoint (portal/webhooks)
 KIND_LABELS = {
     "step": N_("环节通知"), "reminder": N_("时限提醒"), "escalation": N_("升级"),
     "hurry": N_("催办"), "customer": N_("告知顾客"), "cluster": N_("批号聚集预警"),
+    "webhook": N_("系统对接事件"),
 }
 OUTCOME_LABELS = {"sent": N_("已发送"), "failed": N_("失败"), "dead": N_("失败，已放弃"),
                   "lost": N_("发送中进程丢失")}

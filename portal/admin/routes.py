@@ -61,6 +61,8 @@ def _render_form(template: str, form, message: str | None, status: int, **contex
 
 def _find_users(q: str, unit_id: int | None, role: Role | None) -> list[User]:
     stmt = sa.select(User).order_by(User.active.desc(), User.username).limit(USER_LIMIT + 1)
+    # Service accounts (API tokens, the customer's page: portal/org/service.py) are not staff.
+    stmt = stmt.where(User.username.notlike("svc:%"))
     if q:
         stmt = stmt.where(sa.or_(User.name.icontains(q, autoescape=True),
                                  User.username.icontains(q, autoescape=True)))

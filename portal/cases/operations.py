@@ -40,6 +40,7 @@ from portal.signing import audit
 from portal.signing.enums import SignatureMeaning
 from portal.signing.operations import sign
 from portal.sla.policy import step_due
+from portal.webhooks import emit as webhooks
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ def _commit(case: Case, action: str, actor: User, before: dict, after: dict, not
             messages += also(event.seq)
         # Reminders, breach timers, case clocks and the §5 triggers (portal/escalation).
         messages += escalation.on_commit(case, action, before, after, event.seq)
+        messages += webhooks.on_case_commit(case, action, before, after, event)  # issue 14
         db.session.flush()
         ids = [m.id for m in messages if m.channel != "inapp"]
         db.session.commit()
@@ -293,17 +295,22 @@ def _refuse_resubmission(intake_key: str | None, files: list[StoredFile]) -> Non
 
 
 def register_case(actor: User, data: dict, files: list[StoredFile], *, channel: Channel | None = None,
-                  branch_id: int | None = None, received_at=None, intake_key: str | None = None) -> Case:
+                  branch_id: int | None = None, received_at=None, intake_key: str | None = None,
+                  vouched: bool = False) -> Case:
     """Intake (受理登记): a rep in the field or the desk registers a complaint.
 
     `received_at` (desk only) is when a letter, fax or mail arrived; the first time limit
-    counts from it. `intake_key` is the form's own key: a form sent twice makes one case."""
-    if not actor.has_role(Role.REP, Role.DESK):
+    counts from it. `intake_key` is the form's own key: a form sent twice makes one case.
+    `vouched`: the actor is a service account (an API token, portal/api) whose caller already
+    checked the channel and branch against the token's scope; it registers like the desk."""
+    from portal.org.service import is_service
+    vouched = vouched and is_service(actor)
+    if not vouched and not actor.has_role(Role.REP, Role.DESK):
         raise PermissionDenied(_("只有业务员和客服专员可以登记投诉。"))
     _require(data, {"customer_name": _("顾客姓名"), "customer_phone": _("联系电话"),
                     "product_name": _("产品"), "description": _("问题描述")})
     now = utcnow()
-    if actor.has_role(Role.DESK):
+    if vouched or actor.has_role(Role.DESK):
         channel = channel or Channel.HOTLINE
         received = _received_time(channel, received_at, now)
     else:

@@ -20,6 +20,10 @@ ACTION_LABELS = {
     "handed_to_leader": N_("超时转交部门领导"), "sent_back_at_breach": N_("超时退回"),
     "escalated": N_("升级"), "escalated_by_hand": N_("手动升级"),
     "hurry": N_("催办"),  # H4: portal/cases/hurry.py
+    "files_added": N_("补充了附件"),  # issue 14: files an integration sent (portal/api/operations.py)
+    # Issue 14: the customer on their progress page (portal/customer), and their link.
+    "customer_rated": N_("顾客评价处理结果"), "customer_appealed": N_("顾客申诉，退回客服重新处理"),
+    "customer_link_regenerated": N_("重新生成顾客进度链接"),
 }
 
 
