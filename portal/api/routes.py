@@ -192,8 +192,9 @@ def _body() -> tuple[dict, list[FileStorage]]:
 def _type_ok(kind: str, value) -> bool:
     if kind in ("string", "date", "date-time"):
         return isinstance(value, str)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "integer":  # JSON has numbers: 2.0 is the integer 2 (JSON Schema agrees)
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53)
     if kind == "boolean":
         return isinstance(value, bool)
     if kind == "channel":
@@ -215,6 +216,8 @@ def check_create(data: dict) -> tuple[dict, Channel, int | None, datetime | None
     """The request's fields checked as the intake form checks them: (case data, channel,
     branch_id, received_at), or ApiError validation_failed with a message per field."""
     errors: dict[str, dict] = {}
+    data = {k: int(v) if isinstance(v, float) and CREATE_FIELDS.get(k, ("",))[0] == "integer"
+            and v.is_integer() and abs(v) < 2 ** 53 else v for k, v in data.items()}
     for name in data:
         if name not in CREATE_FIELDS:
             errors[name] = both(MSG_UNKNOWN)

@@ -73,6 +73,7 @@ def form_constraints() -> dict[str, dict]:
                     c["maximum"] = v.max
             elif isinstance(v, DataRequired):
                 c["minLength"] = 1
+                c.setdefault("pattern", r"\S")  # not only spaces (the form strips them)
         out[name] = c
     return out
 
