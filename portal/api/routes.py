@@ -204,12 +204,13 @@ def _type_ok(kind: str, value) -> bool:
     return False
 
 
-def _form_errors(form_data: MultiDict, locale: str) -> dict[str, str]:
+def _validated_form(form_data: MultiDict, locale: str):
+    """The intake form filled with the request's fields and validated in `locale`; its errors."""
     from forms.cases import IntakeForm
     with force_locale(locale):
         form = IntakeForm(form_data, meta={"csrf": False}, desk=True, branches=())
         form.validate()
-        return {name: str(form[name].errors[0]) for name in FORM_FIELDS if form[name].errors}
+        return form, {name: str(form[name].errors[0]) for name in FORM_FIELDS if form[name].errors}
 
 
 def check_create(data: dict) -> tuple[dict, Channel, int | None, datetime | None]:
@@ -265,15 +266,14 @@ def check_create(data: dict) -> tuple[dict, Channel, int | None, datetime | None
         form_data["product_name"] = product.name
         if not form_data.get("product_spec") and product.spec:
             form_data["product_spec"] = product.spec
-    zh, en = _form_errors(form_data, "zh_CN"), _form_errors(form_data, "en")
-    for name, message in zh.items():
-        if name not in errors:
-            errors[name] = {"message": message, "message_en": en.get(name, english(message))}
+    form, zh = _validated_form(form_data, "zh_CN")
+    if zh:  # WTForms' own messages are translated by WTForms: validate again in English
+        _form, en = _validated_form(form_data, "en")
+        for name, message in zh.items():
+            if name not in errors:
+                errors[name] = {"message": message, "message_en": en.get(name, english(message))}
     if errors:
         raise ApiError("validation_failed", fields=errors)
-    from forms.cases import IntakeForm
-    form = IntakeForm(form_data, meta={"csrf": False}, desk=True, branches=())
-    form.validate()
     values = form.data_for_case()
     values["customer_type"] = CustomerType.get(data.get("customer_type")) or CustomerType.CONSUMER
     return values, Channel(data["channel"]), data.get("branch_id"), received
