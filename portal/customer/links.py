@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 from flask import current_app
 
 from portal.cases.models import Case
@@ -62,7 +63,10 @@ def find(token: str) -> CaseLink | None:
     """The link of this token if it still works, else None (wrong, revoked, expired alike)."""
     if not token or len(token) != TOKEN_LENGTH:
         token = "-" * TOKEN_LENGTH  # same query, same cost, for a token of the wrong shape
-    link = db.session.execute(sa.select(CaseLink).where(CaseLink.token == token)).scalar_one_or_none()
+    # One query whatever the outcome (the case comes with the link): an expired link costs
+    # what an unknown one does.
+    link = db.session.execute(sa.select(CaseLink).options(joinedload(CaseLink.case))
+                              .where(CaseLink.token == token)).unique().scalar_one_or_none()
     return link if usable(link) else None
 
 

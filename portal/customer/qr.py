@@ -9,6 +9,7 @@ from markupsafe import Markup
 def qr_svg(url: str, *, scale: int = 4, title: str | None = None) -> Markup:
     """An <svg> element of `url` (error correction M: still read from a creased receipt)."""
     code = segno.make(url, error="m", micro=False)
+    # No width/height but a viewBox: the style sheet sizes it (portal.css, customer.css).
     svg = code.svg_inline(scale=scale, border=2, dark="#000", light="#fff", title=title,
-                          svgclass="qr", lineclass=None)
+                          svgclass="qr", lineclass=None, omitsize=True)
     return Markup(svg)

@@ -139,17 +139,35 @@ def appeal(token: str):
 
 @bp.app_template_global()
 def customer_link_card(case) -> dict:
-    """For the case page's 顾客进度链接 card: the link, its QR code, the customer's ratings and appeals."""
+    """For the case page's 顾客进度链接 card: the link, and the customer's ratings and appeals.
+
+    The case page is read often: one query for a case in progress (a customer can rate or
+    appeal only once a result is there, which leaves the case in a result state or counted in
+    reopen_count / callback_rejections); the QR code is an image of its own (qr below)."""
     link = links.current_link(case.id)
-    ratings = db.session.execute(sa.select(CustomerRating).where(CustomerRating.case_id == case.id)
-                                 .order_by(CustomerRating.id.desc())).scalars().all()
-    appeals = db.session.execute(sa.select(CustomerAppeal).where(CustomerAppeal.case_id == case.id)
-                                 .order_by(CustomerAppeal.id.desc())).scalars().all()
-    url = links.absolute_url(link) if link is not None else None
-    return {"link": link, "url": url, "usable": links.usable(link), "expires_at": links.expires_at(case),
-            "qr": qr_svg(url, scale=2, title=_("顾客进度链接二维码")) if url else None,
+    ratings, appeals = [], []
+    if case.state in present.RESULT_STATES or case.reopen_count or case.callback_rejections:
+        ratings = db.session.execute(sa.select(CustomerRating).where(CustomerRating.case_id == case.id)
+                                     .order_by(CustomerRating.id.desc())).scalars().all()
+        appeals = db.session.execute(sa.select(CustomerAppeal).where(CustomerAppeal.case_id == case.id)
+                                     .order_by(CustomerAppeal.id.desc())).scalars().all()
+    return {"link": link, "url": links.absolute_url(link) if link is not None else None,
+            "usable": links.usable(link), "expires_at": links.expires_at(case),
             "ratings": ratings, "appeals": appeals,
             "may_regenerate": current_user.has_role(Role.DESK, Role.REP)}
+
+
+@bp.route("/cases/<number>/customer-link/qr.svg")
+@login_required
+def qr(number: str):
+    """The card's QR code of the case's link in force (404 if it has none yet)."""
+    case = get_case(number)
+    link = links.current_link(case.id)
+    if link is None:
+        abort(404)
+    svg = qr_svg(links.absolute_url(link), scale=4, title=_("顾客进度链接二维码"))
+    return current_app.response_class(str(svg).replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1),
+                                      mimetype="image/svg+xml")
 
 
 @bp.route("/cases/<number>/receipt")

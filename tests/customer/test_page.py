@@ -147,3 +147,16 @@ def test_guessing_links_from_one_address_is_refused_for_a_while(app, customer, m
 def test_the_page_speaks_the_language_chosen(app, customer, lang, word):
     html = customer.get(page_path(make_case()) + f"?lang={lang}").get_data(as_text=True)
     assert word in html
+
+
+def test_a_case_an_integration_sends_gets_its_link_too(app):
+    """The API registers through the same intake (portal/api, vouched service account)."""
+    from portal.cases.enums import CustomerType
+    from portal.cases.operations import register_case
+    from portal.org.service import service_user
+    api = service_user("api:1", "接口：微信小程序")
+    case = register_case(api, {"customer_name": "王秀英", "customer_phone": "13912345678",
+                               "customer_type": CustomerType.CONSUMER, "product_name": "三鲜水饺",
+                               "description": "水饺中吃出一根头发"}, [],
+                         channel=Channel.WECHAT, vouched=True)
+    assert len(link_of(case).token) == 22

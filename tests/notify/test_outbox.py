@@ -30,7 +30,8 @@ def test_customer_sms_goes_to_the_phone_alone_through_the_gateway(app, http_sink
     monkeypatch.setitem(app.config, "SMS_PROVIDER", "http")
     monkeypatch.setitem(app.config, "SMS_HTTP_URL", http_sink.url)
     case = make_case()
-    text = sms_text("customer_ack", number=case.number, reply_by="03-02 17:00")
+    text = sms_text("customer_ack", number=case.number, reply_by="03-02 17:00",
+                    link="http://127.0.0.1:5000/p/" + "x" * 22)
     msg = add_message(key=f"case:{case.id}:customer:ack", channel="sms", address="13912345678",
                       subject="受理通知", body=text, case_id=case.id, kind="customer")
     db.session.commit()
