@@ -9,8 +9,48 @@ def init_app(app) -> None:
         from portal.seed import seed_demo
         if seed_demo():
             click.echo("已创建演示组织和各角色账号（密码 demo1234）。")
+            from portal.api.tokens import issue_demo_token
+            from portal.org.models import User
+            from portal.extensions import db
+            import sqlalchemy as sa
+            admin = db.session.execute(sa.select(User).where(User.username == "admin")).scalar_one()
+            token = issue_demo_token(admin)
+            if token:
+                click.echo(f"演示接口令牌：{token}（/api/docs 有用法）")
         else:
             click.echo("数据库中已有用户，未重复创建演示数据。")
+
+    @app.cli.command("api-token")
+    @click.argument("name")
+    @click.option("--channels", required=True, help="受理渠道，逗号分隔，如 hotline,wechat")
+    @click.option("--branches", default="", help="分公司编码，逗号分隔，如 BR-CD,BR-ZZ")
+    @click.option("--hq", is_flag=True, help="也可登记总部直接受理的投诉（无分公司）")
+    @click.option("--read-only", is_flag=True, help="只读：不能登记投诉或上传附件")
+    @click.option("--rate", default=120, show_default=True, help="每分钟请求数上限")
+    @click.option("--as", "username", default="admin", show_default=True, help="签发的管理员")
+    def api_token_command(name, channels, branches, hq, read_only, rate, username):
+        """Issue an integration's API token and print it (it is shown only this once)."""
+        import sqlalchemy as sa
+        from portal.api.tokens import issue_token
+        from portal.errors import DomainError
+        from portal.extensions import db
+        from portal.org.models import OrgUnit, User
+        admin = db.session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
+        if admin is None:
+            raise click.ClickException(f"没有用户 {username}")
+        codes = [c.strip() for c in branches.split(",") if c.strip()]
+        units = dict(db.session.execute(sa.select(OrgUnit.code, OrgUnit.id).where(OrgUnit.code.in_(codes))).all())
+        if missing := [c for c in codes if c not in units]:
+            raise click.ClickException(f"没有分公司 {', '.join(missing)}")
+        try:
+            token, plain = issue_token(admin, {
+                "name": name, "channels": [c.strip() for c in channels.split(",") if c.strip()],
+                "branch_ids": [units[c] for c in codes], "hq": hq, "read_only": read_only,
+                "rate_per_minute": rate})
+        except DomainError as exc:
+            details = "; ".join(f"{k}: {v}" for k, v in (exc.field_errors or {}).items())
+            raise click.ClickException(f"{exc} {details}".strip())
+        click.echo(plain)
 
     @app.cli.command("audit-verify")
     def audit_verify_command():

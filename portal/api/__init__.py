@@ -52,6 +52,8 @@ def init_app(app) -> None:
     from portal.api.errors import ApiError
     from portal.extensions import csrf
     csrf.exempt(bp)
+    # JSON answers carry Chinese as UTF-8 (readable in curl, half the bytes of \uXXXX escapes).
+    app.json.ensure_ascii = False
     app.register_blueprint(bp)
     app.register_error_handler(ApiError, _json_error)
     # The portal's HTML error handlers (portal/web.py) stay for every other path.

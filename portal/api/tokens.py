@@ -107,6 +107,24 @@ def issue_token(actor: User, data: dict) -> tuple[ApiToken, str]:
     return token, plain
 
 
+# The demo installation's token (`make run`, README): everyone knows it, like demo1234.
+DEMO_TOKEN = "kp_demo0000_DemoOnly" + "0" * 32
+
+
+def issue_demo_token(actor: User) -> str | None:
+    """The demo token (all channels, headquarters and every branch), once; None if it exists."""
+    prefix, secret = TOKEN_RE.fullmatch(DEMO_TOKEN).groups()
+    if db.session.execute(sa.select(ApiToken.id).where(ApiToken.prefix == prefix)).first():
+        return None
+    token, _plain = issue_token(actor, {
+        "name": "演示集成", "channels": [c.value for c in API_CHANNELS], "hq": True,
+        "branch_ids": [u.id for u, _d in unit_tree().ordered(kind=UnitKind.BRANCH)],
+        "rate_per_minute": 120, "note": "make run 的演示令牌，正式环境请吊销"})
+    token.prefix, token.secret_sha256 = prefix, sha256(secret)
+    db.session.commit()
+    return DEMO_TOKEN
+
+
 def update_token(actor: User, token: ApiToken, data: dict) -> ApiToken:
     _require_admin(actor)
     if token.revoked_at is not None:
