@@ -87,7 +87,10 @@ def _schemas() -> dict:
                               "message_en": {"type": "string", "description": "English"}}}
     links = {"type": "object", "required": ["self", "attachments", "desk"], "additionalProperties": False,
              "properties": {"self": {"type": "string"}, "attachments": {"type": "string"},
-                            "desk": {"type": "string", "description": "客服在门户中的投诉页面 The case's page in the portal (staff)"}}}
+                            "desk": {"type": "string", "description": "客服在门户中的投诉页面 The case's page in the portal (staff)"},
+                            "customer": {"type": ["string", "null"], "description":
+                                         "顾客的进度页（与受理短信中的链接相同，可转给顾客）"
+                                         " The customer's progress page, as in the acknowledgement SMS (pass it on to the customer)"}}}
     dt = {"type": ["string", "null"], "format": "date-time"}
     return {
         "CaseCreate": _create_schema(),

@@ -119,9 +119,11 @@ def _iso(value) -> str | None:
 
 
 def links(case: Case) -> dict:
+    from portal.customer.links import absolute_url, current_link
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
+    customer = current_link(case.id)
     return {"self": f"/api/v1/cases/{case.number}", "attachments": f"/api/v1/cases/{case.number}/attachments",
-            "desk": f"{base}/cases/{case.number}"}
+            "desk": f"{base}/cases/{case.number}", "customer": absolute_url(customer) if customer else None}
 
 
 def created_body(case: Case) -> dict:

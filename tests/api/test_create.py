@@ -98,3 +98,14 @@ def test_openapi_document_is_served(app, client):
     assert doc["components"]["schemas"]["CaseCreate"]["properties"]["customer_name"]["maxLength"] == 60
     assert set(doc["paths"]) >= {"/cases", "/cases/{number}", "/cases/{number}/attachments", "/products",
                                  "/categories", "/channels"}
+
+
+def test_create_answers_the_customers_progress_link_to_pass_on(app, api):
+    """A CRM or mini-program can show the customer the same link the acknowledgement SMS has."""
+    from urllib.parse import urlsplit
+    body = api.post("/cases", json=CASE).get_json()
+    link = body["links"]["customer"]
+    assert link and "/p/" in link
+    page = app.test_client().get(urlsplit(link).path)
+    assert page.status_code == 200 and body["number"] in page.get_data(as_text=True)
+    assert api.get(f"/cases/{body['number']}").get_json()["links"]["customer"] == link
