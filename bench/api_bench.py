@@ -1,0 +1,308 @@
+"""Figure: POST /api/v1/cases (issue 14) — an integration registering complaints, without files
+and with one ~3 MB phone photo — beside the shared ceiling measured in the same run.
+
+    python bench/api_bench.py --database-url postgresql://postgres@127.0.0.1/portal_bench
+
+Both servers run under the SAME gunicorn settings as ratio_bench.py and ../shared/bench-ceiling
+(`--workers 2 --worker-class sync`), ONE SERVER AT A TIME: ceiling, portal, ceiling. The portal
+is `serve:portal_app()` (the production app plus a `Server-Timing` header: wall and CPU time in
+the app, upload reading included); the ceiling is its `app:app` from its own folder.
+
+Measured, on one keep-alive client after unmeasured warm-ups (every worker pays its first
+create's lazy imports):
+  ceiling    GET /cases (50 newest of 1M rows): the yardstick's sequential latency
+  json       POST /api/v1/cases, JSON body (the OpenAPI document's example, a new
+             Idempotency-Key per request) → 201                      target p95 ≤ 60 ms
+  photo      the same as multipart: `data` (the JSON) + one `files` part, a 4000×3000
+             JPEG of ~3 MB (bench/intake_bench.py's photo) → 201       target p95 ≤ 250 ms
+and under closed-loop load (wrk -t2 -c4, bounded in time and count): the ceiling's GET and the
+JSON create, each a new Idempotency-Key (a Lua counter). Ratios: the create's req/s ÷ the mean
+of the ceiling runs before and after; the ceiling's p95 ÷ the create's p95.
+
+A token is issued in-process through portal.api.tokens.issue_token (as the admin does; every
+channel, branch and headquarters, the highest rate) and revoked at the end. Each run adds its
+creates to the database as real cases (numbers continue the sequence); their uploaded files
+are removed afterwards (--keep-uploads to keep), and the RQ jobs they enqueued are removed
+from the bench's Redis database (BENCH_REDIS_URL, default database 6; no worker runs there).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+
+os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+
+import benchlib as B  # noqa: E402
+from ratio_bench import CEILING_DB, CEILING_DIR, WORKERS, gunicorn_cmd, server  # noqa: E402
+
+TARGETS = {"json": 60.0, "photo": 250.0}  # p95, ms (issue 14)
+SERVER = B.ServerConfig(workers=WORKERS, worker_class="sync")
+
+WRK_POST_LUA = r"""
+-- POST the JSON create with a new Idempotency-Key per request; bounded per thread; JSON report.
+local max_requests = tonumber(os.getenv("WRK_MAX_PER_THREAD") or "1000000")
+local body = os.getenv("API_BODY")
+local token = os.getenv("API_TOKEN")
+local run = os.getenv("API_RUN")
+local threads, next_id = {}, 0
+function setup(thread) thread:set("tid", next_id); next_id = next_id + 1; table.insert(threads, thread) end
+function init(args) count = 0; bad = 0; sent = 0 end
+function request()
+  sent = sent + 1
+  return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json", ["Idempotency-Key"] = run .. "-" .. tid .. "-" .. sent}, body)
+end
+function response(status, headers, body)
+  count = count + 1
+  if status ~= 201 then bad = bad + 1 end
+  if count >= max_requests then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  local bad_total = 0
+  for _, t in ipairs(threads) do bad_total = bad_total + (t:get("bad") or 0) end
+  io.write("WRKJSON ", string.format(
+    '{"requests": %d, "duration_us": %d, "errors_socket": %d, "non200": %d, "p50_us": %d, "p90_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f, "bytes": %d}\n',
+    summary.requests, summary.duration,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    bad_total, latency:percentile(50), latency:percentile(90), latency:percentile(95),
+    latency:percentile(99), latency.max, latency.mean, summary.bytes))
+end
+"""
+
+
+# ---------------------------------------------------------------- the token and the body
+
+def issue_token(db_url: str) -> tuple[int, str, dict]:
+    """A token as the admin issues it, and the create body the OpenAPI document gives as example."""
+    B.use_app_root()
+    os.environ["DATABASE_URL"] = B.sa_url(db_url)
+    import sqlalchemy as sa
+    from portal import create_app
+    from portal.api.openapi import document
+    from portal.api.tokens import API_CHANNELS, MAX_RATE, issue_token as issue
+    from portal.extensions import db
+    from portal.org.enums import UnitKind
+    from portal.org.models import OrgUnit, User
+    app = create_app()
+    with app.app_context():
+        admin = db.session.execute(sa.select(User).where(User.username == "admin")).unique().scalar_one()
+        branches = list(db.session.scalars(sa.select(OrgUnit.id).where(OrgUnit.kind == UnitKind.BRANCH)))
+        row, plain = issue(admin, {"name": f"性能测试 {time.strftime('%m-%d %H:%M')}",
+                                   "channels": [c.value for c in API_CHANNELS], "branch_ids": branches,
+                                   "hq": True, "rate_per_minute": MAX_RATE})
+        with app.test_request_context():
+            example = document()["components"]["schemas"]["CaseCreate"]["example"]
+        return row.id, plain, example
+
+
+def revoke_token(db_url: str, token_id: int) -> None:
+    import sqlalchemy as sa
+    from portal import create_app
+    from portal.api.models import ApiToken
+    from portal.api.tokens import revoke_token as revoke
+    from portal.extensions import db
+    from portal.org.models import User
+    app = create_app()
+    with app.app_context():
+        admin = db.session.execute(sa.select(User).where(User.username == "admin")).unique().scalar_one()
+        revoke(admin, db.session.get(ApiToken, token_id))
+
+
+# ---------------------------------------------------------------- measuring
+
+def sequential(client: B.Client, send, n: int, warm: int, expect: int, max_seconds: float) -> dict:
+    client_s, server_s, cpu_s = [], [], []
+    deadline = time.monotonic() + max_seconds
+    for i in range(warm + n):
+        if time.monotonic() > deadline:
+            break
+        r = send(i)
+        if r.status != expect:
+            raise RuntimeError(f"HTTP {r.status} (expected {expect}): {r.text[:400]}")
+        if i >= warm:
+            client_s.append(r.seconds)
+            if r.server_ms is not None:
+                server_s.append(r.server_ms / 1000)
+                cpu_s.append(r.server_cpu_ms / 1000)
+    out = {"client": B.summary_ms(client_s)}
+    if server_s:
+        out["server"], out["server_cpu"] = B.summary_ms(server_s), B.summary_ms(cpu_s)
+    return out
+
+
+def multipart(fields: list[tuple[str, str, str]], files: list[tuple[str, str, bytes, str]]) -> tuple[bytes, str]:
+    boundary = "----portalapibench" + os.urandom(8).hex()
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\nContent-Type: {ctype}\r\n\r\n'
+             .encode() + value.encode() + b"\r\n" for name, value, ctype in fields]
+    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+              f'Content-Type: {ctype}\r\n\r\n'.encode() + data + b"\r\n" for name, filename, data, ctype in files]
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def wrk_post(url: str, token: str, body: dict, duration: int, max_requests: int, pids) -> dict:
+    script = B.OUT / "wrk_api_post.lua"
+    script.write_text(WRK_POST_LUA)
+    env = {**os.environ, "WRK_MAX_PER_THREAD": str(max(1, max_requests // 2)), "API_TOKEN": token,
+           "API_BODY": json.dumps(body, ensure_ascii=False), "API_RUN": "bench-" + uuid.uuid4().hex[:12]}
+    import subprocess
+    with B.CpuWatch(pids) as watch:
+        out = subprocess.run(["wrk", "-t2", "-c4", f"-d{duration}s", "--latency", "--timeout", "10s", "-s", str(script),
+                              "-H", f"User-Agent: {B.USER_AGENT}", url], capture_output=True, text=True, env=env,
+                             timeout=duration + 60).stdout
+    line = next((l for l in out.splitlines() if l.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError("wrk gave no report:\n" + out)
+    r = json.loads(line[len("WRKJSON "):])
+    secs = r["duration_us"] / 1e6
+    res = {"requests": r["requests"], "seconds": secs, "rps": r["requests"] / secs if secs else 0,
+           "p50": r["p50_us"] / 1000, "p95": r["p95_us"] / 1000, "p99": r["p99_us"] / 1000,
+           "errors": r["errors_socket"], "not_201": r["non200"], "others_cores": round(watch.result["others_cores"], 2),
+           "server_cpu_ms": watch.result["ours_cpu_s"] * 1000 / r["requests"] if r["requests"] else None}
+    if res["not_201"] or res["errors"]:
+        raise RuntimeError(f"POST under load: {res['not_201']} answers other than 201, {res['errors']} socket errors")
+    return res
+
+
+def run_ceiling(args, pg_pids) -> dict:
+    port = B.free_port()
+    env = {**os.environ, "CEILING_DATABASE_URL": CEILING_DB, "PYTHONDONTWRITEBYTECODE": "1"}
+    with server("ceiling", gunicorn_cmd(port, CEILING_DIR, "app:app"), env, "/cases") as (base, proc):
+        c = B.Client(base)
+        seq = sequential(c, lambda i: c.get("/cases"), args.requests, args.warm, 200, args.max_seconds)
+        c.close()
+        load = B.wrk(base + "/cases", None, 4, args.duration, args.max_load_requests, threads=2) \
+            if args.duration else None
+        if load:
+            if load["non200"] or load["errors"]:
+                raise RuntimeError("ceiling: failed answers under load")
+            load["others_cores"] = None
+    return {"sequential": seq, "load": load}
+
+
+def run_portal(args, token: str, body: dict, photo: bytes, pg_pids) -> dict:
+    auth = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    out = {}
+    run_id = uuid.uuid4().hex[:10]
+    with B.gunicorn("serve:portal_app()", args.database_url, SERVER) as (base, proc):
+        c = B.Client(base)
+        payload = json.dumps(body, ensure_ascii=False).encode()
+
+        def create_json(i):
+            return c.request("POST", "/api/v1/cases", body=payload, headers={
+                **auth, "Content-Type": "application/json", "Idempotency-Key": f"bench-{run_id}-j{i}"})
+
+        def create_photo(i):
+            data, ctype = multipart([("data", json.dumps(body, ensure_ascii=False), "application/json")],
+                                    [("files", f"IMG_20261202_0931{i % 10}.jpg", photo, "image/jpeg")])
+            return c.request("POST", "/api/v1/cases", body=data, headers={
+                **auth, "Content-Type": ctype, "Idempotency-Key": f"bench-{run_id}-p{i}"})
+
+        with B.CpuWatch(lambda: B.worker_pids(proc) + pg_pids()) as watch:
+            out["json"] = sequential(c, create_json, args.requests, args.warm, 201, args.max_seconds)
+        out["json"]["others_cores"] = round(watch.result["others_cores"], 2)
+        with B.CpuWatch(lambda: B.worker_pids(proc) + pg_pids()) as watch:
+            out["photo"] = sequential(c, create_photo, args.photo_requests, args.warm, 201, args.max_seconds)
+        out["photo"]["others_cores"] = round(watch.result["others_cores"], 2)
+        out["photo"]["upload_bytes"] = len(photo)
+        c.close()
+        if args.duration:
+            out["load"] = wrk_post(base + "/api/v1/cases", token, body, args.duration, args.max_load_requests,
+                                   lambda: B.worker_pids(proc) + pg_pids())
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--database-url", default=B.DEFAULT_DB)
+    ap.add_argument("--requests", type=int, default=200, help="measured JSON creates (and ceiling GETs)")
+    ap.add_argument("--photo-requests", type=int, default=40, help="measured creates with one ~3 MB photo")
+    ap.add_argument("--warm", type=int, default=10, help="unmeasured requests first, per figure")
+    ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run (0: no load runs)")
+    ap.add_argument("--max-load-requests", type=int, default=1500, help="requests per wrk run (upper bound)")
+    ap.add_argument("--max-seconds", type=float, default=120, help="upper bound on each sequential loop")
+    ap.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for the machine to go quiet first")
+    ap.add_argument("--keep-uploads", action="store_true")
+    args = ap.parse_args(argv)
+    if not (CEILING_DIR / "app.py").exists():
+        print(f"the ceiling app is missing: {CEILING_DIR}/app.py", file=sys.stderr)
+        return 2
+    command = " ".join(["python", "bench/api_bench.py", *(argv if argv is not None else sys.argv[1:])])
+    result = {"command": command, "args": vars(args), "server": f"gunicorn --workers {WORKERS} --worker-class sync",
+              "load": f"wrk -t2 -c4 -d{args.duration}s", "redis": os.environ["BENCH_REDIS_URL"]}
+    if args.wait_quiet:
+        result["quiet"] = B.wait_quiet(args.wait_quiet)
+    result["machine"] = B.machine_conditions()
+    portal_db, ceiling_db = B.db_name(args.database_url), CEILING_DB.rsplit("/", 1)[1]
+
+    def pg_pids():
+        return B.postgres_pids(portal_db) + B.postgres_pids(ceiling_db)
+
+    from intake_bench import photos
+    photo = photos(1)[0]
+    token_id, token, body = issue_token(args.database_url)
+    updir = B.OUT / "uploads"
+    uploads_before = {p for p in updir.rglob("*") if p.is_file()} if updir.exists() else set()
+    print(f"{result['server']}, one server at a time: ceiling, portal, ceiling; photo "
+          f"{len(photo) / 1048576:.2f} MB; token #{token_id}", flush=True)
+    try:
+        result["ceiling_before"] = run_ceiling(args, pg_pids)
+        result["portal"] = run_portal(args, token, body, photo, pg_pids)
+        result["ceiling_after"] = run_ceiling(args, pg_pids)
+    finally:
+        revoke_token(args.database_url, token_id)
+        if not args.keep_uploads and updir.exists():
+            removed = [p for p in updir.rglob("*") if p.is_file() and p not in uploads_before]
+            for p in removed:
+                p.unlink()
+            result["uploads_removed"] = len(removed)
+        import redis
+        r = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+        keys = list(r.scan_iter("rq:*"))
+        if keys:
+            r.delete(*keys)
+        result["rq_keys_removed"] = len(keys)
+
+    cb, ca, p = result["ceiling_before"], result["ceiling_after"], result["portal"]
+    ceiling_p95 = statistics.mean([cb["sequential"]["client"]["p95"], ca["sequential"]["client"]["p95"]])
+    ratios = {k: ceiling_p95 / p[k]["client"]["p95"] for k in ("json", "photo")}
+    if p.get("load"):
+        ceiling_rps = statistics.mean([cb["load"]["rps"], ca["load"]["rps"]])
+        ratios["json_rps"] = p["load"]["rps"] / ceiling_rps
+    result["ratios"] = ratios
+    result["met"] = {k: p[k]["client"]["p95"] <= TARGETS[k] for k in TARGETS}
+
+    def line(name, fig, target=None):
+        s = fig.get("server", {})
+        text = (f"  {name:<28} client p50 {fig['client']['p50']:6.1f}  p95 {fig['client']['p95']:6.1f}  "
+                f"p99 {fig['client']['p99']:6.1f} ms")
+        if s:
+            text += f" | server p95 {s['p95']:6.1f}, cpu p95 {fig['server_cpu']['p95']:6.1f} ms"
+        if target:
+            text += f"  (target p95 ≤ {target:.0f} ms: {'met' if fig['client']['p95'] <= target else 'NOT met'})"
+        if fig.get("others_cores") is not None:
+            text += f"  others {fig['others_cores']:.2f} cores"
+        return text
+
+    print(line("ceiling GET /cases, before", cb["sequential"]))
+    print(line("API create, JSON", p["json"], TARGETS["json"]))
+    print(line("API create, one 3 MB photo", p["photo"], TARGETS["photo"]))
+    print(line("ceiling GET /cases, after", ca["sequential"]))
+    if p.get("load"):
+        print(f"  under load (wrk -t2 -c4 -d{args.duration}s): ceiling {cb['load']['rps']:.0f} / {ca['load']['rps']:.0f} "
+              f"req/s; API create {p['load']['rps']:.0f} req/s (p95 {p['load']['p95']:.1f} ms, others "
+              f"{p['load']['others_cores']:.2f} cores) = {ratios['json_rps']:.2f}× the ceiling")
+    print(f"  ratios (ceiling p95 ÷ create p95): JSON {ratios['json']:.2f}×, photo {ratios['photo']:.2f}×")
+    print(f"  command: {command}")
+    path = B.save_json("api_bench.json", result)
+    print(f"  → {path}")
+    return 0 if all(result["met"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
