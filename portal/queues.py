@@ -71,3 +71,33 @@ def enqueue(queue_name: str, func: str, *args, at=None, **options) -> bool:
 def enqueue_at(at, queue_name: str, func: str, *args, **options) -> bool:
     """enqueue(), run at `at` (an aware datetime) rather than now."""
     return enqueue(queue_name, func, *args, at=at, **options)
+
+
+def enqueue_many(queue_name: str, jobs: list[dict]) -> bool:
+    """Several jobs in one round trip to Redis (one pipeline): each a dict with `func`, `args`
+    (a tuple), `at` (an aware datetime, or None for now) and RQ's options (job_id, result_ttl,
+    …). All or none: False if Redis did not take them (the callers' fallbacks are enqueue's)."""
+    if not jobs:
+        return True
+    url = current_app.config["REDIS_URL"]
+    if time.monotonic() < _failed_until.get(url, 0.0):
+        log.warning("Redis failed moments ago; not enqueuing %d jobs (%s, …)", len(jobs), jobs[0]["func"])
+        return False
+    try:
+        q = queue(queue_name)
+        with redis().pipeline() as pipe:
+            for job in jobs:
+                options = {k: v for k, v in job.items() if k not in ("func", "args", "at")}
+                if job.get("at") is None:
+                    q.enqueue_call(job["func"], args=tuple(job.get("args", ())), pipeline=pipe, **options)
+                else:
+                    q.enqueue_at(job["at"], job["func"], *job.get("args", ()), pipeline=pipe, **options)
+            pipe.execute()
+        return True
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        _failed_until[url] = time.monotonic() + current_app.config["REDIS_RETRY_SECONDS"]
+        log.warning("could not enqueue %d jobs (%s, …; Redis skipped for %gs): %s", len(jobs), jobs[0]["func"],
+                    current_app.config["REDIS_RETRY_SECONDS"], exc)
+    except Exception as exc:  # noqa: BLE001 - never fail the request that already committed
+        log.warning("could not enqueue %d jobs (%s, …): %s", len(jobs), jobs[0]["func"], exc)
+    return False

@@ -26,7 +26,7 @@ from portal.escalation.people import holders, leaders_of
 from portal.extensions import db
 from portal.signing import audit
 from portal.notify.models import OutboxMessage
-from portal.notify.outbox import add_message, cancel_pending, hand_to_workers, robots_for_unit
+from portal.notify.outbox import add_message, add_messages, cancel_pending, hand_to_workers, robots_for_unit
 from portal.org.enums import Role
 from portal.org.models import OrgUnit, User, UserRole
 from portal.steps import Clock, Step
@@ -159,23 +159,19 @@ def _enter_step(case: Case, now) -> list:
         subject, body, sms = messages.reminder(case, case.step, percent, case.due_at)
         prefix = f"case:{case.id}:remind:{case.step.value}:{_stamp(start)}:{percent}"
         rows = _to_people(people, _reminder_channels(), prefix, subject, body, sms, case, at, "reminder")
-        # Handed over by hand_over() as one job per send time (not one per message).
-        db.session.info.setdefault(_REMINDERS_KEY, []).append(rows)
+        # Handed over by hand_over() as one job per send time (not one per message); only
+        # what a worker sends (in-app rows are read in the portal).
+        db.session.info.setdefault(_REMINDERS_KEY, []).append([m for m in rows if m.channel in SENT_CHANNELS])
     _timer(case, "breach", as_utc(case.due_at), step=case.step, step_started_at=start,
            key=f"case:{case.id}:breach:{case.step.value}:{_stamp(start)}", fresh=True)
     return []
 
 
 def _to_people(people, channels, prefix, subject, body, sms, case, at, kind) -> list:
-    out = []
-    for person in people:
-        for channel in channels:
-            msg = add_message(key=f"{prefix}:{person.id}:{channel}", channel=channel, recipient=person,
+    return add_messages([dict(key=f"{prefix}:{person.id}:{channel}", channel=channel, recipient=person,
                               subject=subject, body=sms if channel == "sms" else body,
                               case_id=case.id, send_after=at, kind=kind)
-            if msg is not None:
-                out.append(msg)
-    return out
+                         for person in people for channel in channels])
 
 
 def _timer(case: Case, kind: str, fire_at, *, key: str, step=None, step_started_at=None,
@@ -194,46 +190,45 @@ def _timer(case: Case, kind: str, fire_at, *, key: str, step=None, step_started_
 
 def hand_over() -> None:
     """After commit: each new timer becomes a job at its time, and each step's reminders one
-    delivery job per send time (RQ's scheduler). Lost jobs, or Redis down, are caught by the
-    minute sweeps (timers here, outbox rows in portal/notify)."""
+    delivery job per send time (RQ's scheduler), all in one round trip to Redis. Lost jobs, or
+    Redis down, are caught by the minute sweeps (timers here, outbox rows in portal/notify)."""
     timers = db.session.info.pop(_SESSION_KEY, [])
     reminders = db.session.info.pop(_REMINDERS_KEY, [])
     if (not timers and not reminders) or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
         return
     timer_ids = _ids(timers)
+    batches = [ids for ids in (_ids(batch) for batch in reminders) if ids]
     # Only what was really committed (a rolled-back transaction's rows are not there).
     rows = db.session.execute(
         sa.select(CaseTimer.id, CaseTimer.fire_at)
         .where(CaseTimer.id.in_(timer_ids), CaseTimer.fired_at.is_(None),
                CaseTimer.cancelled_at.is_(None))).all() if timer_ids else []
+    pending = dict(db.session.execute(sa.select(OutboxMessage.id, OutboxMessage.send_after).where(
+        OutboxMessage.id.in_([i for ids in batches for i in ids]), OutboxMessage.status == "pending")
+    ).all()) if batches else {}
     groups = []
-    for batch in reminders:
-        ids = _ids([m for m in batch if m.channel in SENT_CHANNELS])
-        if ids:
-            found = db.session.execute(sa.select(OutboxMessage.id, OutboxMessage.send_after).where(
-                OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")).all()
-            if found:
-                groups.append((as_utc(found[0].send_after), sorted(r.id for r in found)))
+    for ids in batches:
+        found = [i for i in ids if i in pending]
+        if found:
+            groups.append((as_utc(pending[found[0]]), sorted(found)))
     db.session.commit()
-    from portal.queues import enqueue_at
-    for timer_id, fire_at in rows:
-        if not enqueue_at(as_utc(fire_at), "notify", "jobs.timers.fire", timer_id, job_id=f"timer-{timer_id}",
-                          result_ttl=0, failure_ttl=7 * 86400):
-            return
-    for at, ids in groups:
-        if not enqueue_at(at, "notify", "jobs.deliver.deliver_batch", ids, job_id=f"remind-{ids[0]}-{len(ids)}",
-                          result_ttl=0, failure_ttl=7 * 86400):
-            return
+    from portal.queues import enqueue_many
+    enqueue_many("notify", [
+        *({"func": "jobs.timers.fire", "args": (timer_id,), "at": as_utc(fire_at), "job_id": f"timer-{timer_id}",
+           "result_ttl": 0, "failure_ttl": 7 * 86400} for timer_id, fire_at in rows),
+        *({"func": "jobs.deliver.deliver_batch", "args": (ids,), "at": at, "job_id": f"remind-{ids[0]}-{len(ids)}",
+           "result_ttl": 0, "failure_ttl": 7 * 86400} for at, ids in groups)])
 
 
 def _ids(objects) -> list[int]:
+    """The ids of rows written in the transaction just committed, read from the session's
+    identity map without loading each row again (a commit expires them); a row of a
+    rolled-back transaction has no identity and is left out."""
     out = []
     for obj in objects:
-        try:
-            if obj.id is not None:
-                out.append(obj.id)
-        except Exception:  # noqa: BLE001 - expunged with a rolled-back transaction
-            continue
+        identity = sa.inspect(obj).identity
+        if identity is not None:
+            out.append(identity[0])
     return out
 
 
@@ -297,7 +292,7 @@ def _triggers(case: Case, action: str, event_seq: int, now) -> list:
         top = ladder.top_level()
         return escalate(case, Trigger.MEDIA_THREAT, level=top.level if top else 1,
                         key=f"case:{case.id}:media", now=now)
-    if action == "callback_unsatisfied":
+    if action in ("callback_unsatisfied", "customer_appealed"):  # 回访不满意, or 申诉 on the progress page
         return escalate(case, Trigger.CUSTOMER_REJECTED, key=f"case:{case.id}:rejected:{event_seq}", now=now)
     if action == "proposed" and case.step == Step.APPROVE and _company_unit_id(case.step_unit_id):
         # The compensation is beyond the department's authority: headquarters decides (§7).

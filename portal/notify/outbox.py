@@ -22,7 +22,7 @@ JOB_BATCH = 100
 def add_message(*, key: str, channel: str, recipient=None, address: str | None = None,
                 subject: str, body: str, case_id: int | None = None, send_after=None,
                 kind: str = "step", html: str | None = None,
-                attachment: str | None = None) -> OutboxMessage | None:
+                attachment: str | None = None, key_checked: bool = False) -> OutboxMessage | None:
     """Queue one message unless one with this key exists (a retry never sends twice).
 
     To a user (`recipient`: the address is their mail or phone unless `address` is given), to
@@ -30,6 +30,7 @@ def add_message(*, key: str, channel: str, recipient=None, address: str | None =
     "robot", address = the UnitRobot id). Returns None when there is nowhere to send it.
     `send_after` in the future makes a scheduled row (a reminder); `html` replaces the mail's
     generated HTML part; `attachment` (a path under PDF_CACHE_DIR) is attached to the mail.
+    `key_checked`: the caller already found the key free (add_messages, one query for many).
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown outbox channel {channel!r}")
@@ -43,9 +44,8 @@ def add_message(*, key: str, channel: str, recipient=None, address: str | None =
         address = None
     elif not address:
         return None
-    exists = db.session.execute(
-        sa.select(OutboxMessage.id).where(OutboxMessage.key == key)).first()
-    if exists:
+    if not key_checked and db.session.execute(
+            sa.select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
         return None
     msg = OutboxMessage(key=key, kind=kind, channel=channel,
                         recipient_id=recipient.id if recipient is not None else None,
@@ -57,6 +57,25 @@ def add_message(*, key: str, channel: str, recipient=None, address: str | None =
     return msg
 
 
+def add_messages(specs: list[dict]) -> list[OutboxMessage]:
+    """add_message for each dict of its arguments, the keys looked up in one query; the
+    rows written, in order (a key taken already, or twice in `specs`, or nowhere to send: none)."""
+    keys = [spec["key"] for spec in specs]
+    taken = set()
+    for start in range(0, len(keys), 500):
+        taken.update(db.session.execute(sa.select(OutboxMessage.key).where(
+            OutboxMessage.key.in_(keys[start:start + 500]))).scalars())
+    out = []
+    for spec in specs:
+        if spec["key"] in taken:
+            continue
+        taken.add(spec["key"])
+        msg = add_message(**spec, key_checked=True)
+        if msg is not None:
+            out.append(msg)
+    return out
+
+
 def notify_users(users, *, key_prefix: str, subject: str, body: str, case_id: int | None,
                  channels=("email",), kind: str = "step", send_after=None,
                  sms_body: str | None = None) -> list[OutboxMessage]:
@@ -64,16 +83,10 @@ def notify_users(users, *, key_prefix: str, subject: str, body: str, case_id: in
 
     `sms_body` is the short text for the SMS channel (portal.notify.templates keeps those
     within one 70-character segment); without it the SMS carries `body`."""
-    out = []
-    for user in users:
-        for channel in channels:
-            msg = add_message(key=f"{key_prefix}:{user.id}:{channel}", channel=channel,
-                              recipient=user, subject=subject,
-                              body=sms_body if channel == "sms" and sms_body else body,
+    return add_messages([dict(key=f"{key_prefix}:{user.id}:{channel}", channel=channel, recipient=user,
+                              subject=subject, body=sms_body if channel == "sms" and sms_body else body,
                               case_id=case_id, kind=kind, send_after=send_after)
-            if msg is not None:
-                out.append(msg)
-    return out
+                         for user in users for channel in channels])
 
 
 def robots_for_unit(unit_id: int | None) -> list[UnitRobot]:
