@@ -27,12 +27,16 @@ from portal.webhooks.events import EVENTS, PING
 from portal.webhooks.models import WebhookEndpoint
 
 
-def subscribed(event_type: str) -> list[int]:
-    """Ids of the active endpoints that asked for this event."""
-    rows = db.session.execute(
+def _active() -> list[tuple[int, list[str]]]:
+    """(id, events) of every active endpoint: one small query per change."""
+    return [(r.id, r.events or []) for r in db.session.execute(
         sa.select(WebhookEndpoint.id, WebhookEndpoint.events)
-        .where(WebhookEndpoint.active.is_(True)).order_by(WebhookEndpoint.id)).all()
-    return [r.id for r in rows if event_type in (r.events or ())]
+        .where(WebhookEndpoint.active.is_(True)).order_by(WebhookEndpoint.id)).all()]
+
+
+def subscribed(event_type: str, active=None) -> list[int]:
+    """Ids of the active endpoints that asked for this event."""
+    return [i for i, events in (_active() if active is None else active) if event_type in events]
 
 
 def payload(delivery_id: str, event_type: str, occurred_at, data: dict) -> str:
@@ -82,29 +86,30 @@ def case_data(case, **extra) -> dict:
 
 def on_case_commit(case, action: str, before: dict, after: dict, event) -> list:
     """portal/cases/operations._commit: the case was registered, or its state changed."""
-    out = []
-    key = str(event.seq)
     if action == "registered":
-        if subscribed("case.created"):
-            out += emit("case.created", case_data(case), key=key, case_id=case.id, occurred_at=event.at)
-        return out
-    if "state" not in after:
-        return out
-    if subscribed("case.state_changed"):
-        out += emit("case.state_changed", case_data(case, previous_state=before.get("state")),
-                    key=key, case_id=case.id, occurred_at=event.at)
-    if after["state"] == "closed" and subscribed("case.closed"):
-        out += emit("case.closed", case_data(case), key=key, case_id=case.id, occurred_at=event.at)
+        wanted = [("case.created", {})]
+    elif "state" in after:
+        wanted = [("case.state_changed", {"previous_state": before.get("state")})]
+        if after["state"] == "closed":
+            wanted.append(("case.closed", {}))
+    else:
+        return []
+    active = _active()
+    out = []
+    for kind, extra in wanted:
+        if ids := subscribed(kind, active):
+            out += emit(kind, case_data(case, **extra), key=str(event.seq), case_id=case.id,
+                        occurred_at=event.at, endpoint_ids=ids)
     return out
 
 
 def on_escalated(case, level: int, level_name: str, trigger, key: str, now) -> list:
     """portal/escalation/operations.escalate: the case's ladder level rises to `level`."""
-    if not subscribed("case.escalated"):
+    if not (ids := subscribed("case.escalated")):
         return []
     data = case_data(case, level=level, previous_level=case.ladder_level, level_name=level_name,
                      trigger=jsonable(trigger))
-    return emit("case.escalated", data, key=key, case_id=case.id, occurred_at=now)
+    return emit("case.escalated", data, key=key, case_id=case.id, occurred_at=now, endpoint_ids=ids)
 
 
 def sheet_data(sheet) -> dict:
@@ -121,6 +126,6 @@ def on_sheet_commit(sheet, action: str, before: dict, after: dict, event) -> lis
         kind = "capa.closed"
     else:
         return []
-    if not subscribed(kind):
+    if not (ids := subscribed(kind)):
         return []
-    return emit(kind, sheet_data(sheet), key=str(event.seq), occurred_at=event.at)
+    return emit(kind, sheet_data(sheet), key=str(event.seq), occurred_at=event.at, endpoint_ids=ids)
