@@ -130,6 +130,10 @@ class Reference:
     def operations(self) -> list[Operation]:
         out = []
         global_security = self.doc.get("security")
+        by_status: dict[str, list[str]] = {}  # an error answer's possible codes (the error table)
+        for e in self.error_codes():
+            if e.get("status") is not None:
+                by_status.setdefault(str(e["status"]), []).append(e["code"])
         for path, item in (self.doc.get("paths") or {}).items():
             shared_params = item.get("parameters") or []
             for method in METHODS:
@@ -159,8 +163,8 @@ class Reference:
                         o.example = json.dumps(example, ensure_ascii=False, indent=2)
                 for status, resp in sorted((op.get("responses") or {}).items(), key=lambda kv: str(kv[0])):
                     resp = self.resolve(resp)
-                    o.responses.append(Response(str(status), resp.get("description", ""),
-                                                list(resp.get("x-error-codes") or [])))
+                    codes = list(resp.get("x-error-codes") or []) or by_status.get(str(status), [])
+                    o.responses.append(Response(str(status), resp.get("description", ""), codes))
                 out.append(o)
         return out
 

@@ -47,6 +47,10 @@ def test_docs_page_is_open_and_lists_every_operation_of_the_document(app, client
             for status in op["responses"]:
                 assert f'class="num">{status}</td>' in text, f"{op['operationId']} {status}"
     create = re.search(r'id="op-createCase">(.*?)</section>', page, re.S).group(1)
+    # An error answer lists its codes, each linked to its row of the error table.
+    assert re.search(r'class="num">422</td>\s*<td[^>]*>.*?<a href="#error-validation_failed"><code>validation_failed</code></a>',
+                     create)
+    assert '<tr id="error-validation_failed">' in page
     for name in doc["components"]["schemas"]["CaseCreate"]["properties"]:
         assert f"<code>{name}</code>" in create  # each create field in the table
 
