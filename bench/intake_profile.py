@@ -168,7 +168,8 @@ def main(argv=None) -> int:
     timers.wrap("escalation.hand_over", [(esc, "hand_over")])
     timers.wrap("outbox.hand_to_workers", [(outbox, "hand_to_workers"), (ops, "hand_to_workers"),
                                            (esc, "hand_to_workers")])
-    timers.wrap("queues.enqueue (every job)", [(queues, "enqueue")])
+    timers.wrap("queues.enqueue (one job)", [(queues, "enqueue")])
+    timers.wrap("queues.enqueue_many (one pipeline)", [(queues, "enqueue_many")])
     patch_redis(timers)
     with app.app_context():
         sql = SqlLog(db.engine)

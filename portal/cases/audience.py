@@ -325,10 +325,32 @@ def may_act(case: Case, user: User, step: Step | None = None) -> bool:
     return any(g.admits(case, user) for g in audience.groups)
 
 
+_SAME_PEOPLE = "audience_same_people"
+
+
+def same_people() -> None:
+    """Until the end of this transaction (operations._commit: the step's notice, then its
+    reminders) who holds a case's step is looked up once; a change to any of the case's
+    columns asks again."""
+    db.session.info[_SAME_PEOPLE] = (db.session().get_transaction(), {})
+
+
 def holding(case: Case) -> list[tuple[User, str | None]]:
     """The people the case's step waits for, each with their task (None: the step itself)."""
     if case.step is None:
         return []
+    memo = db.session.info.get(_SAME_PEOPLE)
+    if memo is None or memo[0] is None or memo[0] is not db.session().get_transaction():
+        return _holding(case)
+    state = sa.inspect(case)
+    columns = [state.dict.get(k) for k in state.mapper.column_attrs.keys()]
+    known = memo[1].get(id(case))
+    if known is None or known[0] != columns:
+        known = memo[1][id(case)] = (columns, _holding(case))
+    return list(known[1])
+
+
+def _holding(case: Case) -> list[tuple[User, str | None]]:
     audience = AUDIENCE[case.step]
     if audience.named is not None and (person := audience.named.person(case)) is not None:
         return [(person, None)]

@@ -180,6 +180,7 @@ def _commit(case: Case, action: str, actor: User, before: dict, after: dict, not
 
     `also(event_seq)` adds messages beyond the next step's (e.g. to those who lost the step)."""
     try:
+        audience.same_people()  # the step's notice and its reminders: one lookup of its holders
         event = audit.record(action, actor=actor, object_type="case", object_id=case.id,
                              case_id=case.id, before=before, after=after, note=note)
         if after.keys() & {"step", "step_started_at", "step_unit_id", "step_user_id"}:

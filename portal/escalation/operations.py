@@ -152,26 +152,35 @@ def _enter_step(case: Case, now) -> list:
     start = as_utc(case.step_started_at) or now
     cal = _calendar()
     people = holders(case)
+    specs, points = [], []
     for percent in limit.reminder_percents:
         at = whole_second(point(limit, start, percent, cal))
         if at is None or at <= now:
             continue
         subject, body, sms = messages.reminder(case, case.step, percent, case.due_at)
         prefix = f"case:{case.id}:remind:{case.step.value}:{_stamp(start)}:{percent}"
-        rows = _to_people(people, _reminder_channels(), prefix, subject, body, sms, case, at, "reminder")
-        # Handed over by hand_over() as one job per send time (not one per message); only
-        # what a worker sends (in-app rows are read in the portal).
-        db.session.info.setdefault(_REMINDERS_KEY, []).append([m for m in rows if m.channel in SENT_CHANNELS])
+        points.append(prefix)
+        specs += _specs(people, _reminder_channels(), prefix, subject, body, sms, case, at, "reminder")
+    # Every reminder point's rows with one lookup of their keys; handed over by hand_over() as
+    # one job per point (not one per message), only what a worker sends (in-app rows are read
+    # in the portal).
+    rows = add_messages(specs)
+    for prefix in points:
+        db.session.info.setdefault(_REMINDERS_KEY, []).append(
+            [m for m in rows if m.key.startswith(prefix + ":") and m.channel in SENT_CHANNELS])
     _timer(case, "breach", as_utc(case.due_at), step=case.step, step_started_at=start,
            key=f"case:{case.id}:breach:{case.step.value}:{_stamp(start)}", fresh=True)
     return []
 
 
+def _specs(people, channels, prefix, subject, body, sms, case, at, kind) -> list[dict]:
+    return [dict(key=f"{prefix}:{person.id}:{channel}", channel=channel, recipient=person,
+                 subject=subject, body=sms if channel == "sms" else body, case_id=case.id, send_after=at, kind=kind)
+            for person in people for channel in channels]
+
+
 def _to_people(people, channels, prefix, subject, body, sms, case, at, kind) -> list:
-    return add_messages([dict(key=f"{prefix}:{person.id}:{channel}", channel=channel, recipient=person,
-                              subject=subject, body=sms if channel == "sms" else body,
-                              case_id=case.id, send_after=at, kind=kind)
-                         for person in people for channel in channels])
+    return add_messages(_specs(people, channels, prefix, subject, body, sms, case, at, kind))
 
 
 def _timer(case: Case, kind: str, fire_at, *, key: str, step=None, step_started_at=None,
