@@ -4,8 +4,6 @@ The counter row is updated inside the intake transaction: concurrent intakes que
 row lock (PostgreSQL) or the write lock (SQLite), and a rolled-back intake gives its
 number back, so no number is skipped.
 """
-import sqlalchemy as sa
-
 from portal.cases.models import CaseCounter
 from portal.clock import SHANGHAI, utcnow
 from portal.extensions import db
@@ -20,8 +18,9 @@ def next_number(now=None) -> str:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).values(year=year, last=0).on_conflict_do_nothing())
+    # One statement: the year's first number makes its row, every later one counts on.
     last = session.execute(
-        sa.update(table).where(table.c.year == year).values(last=table.c.last + 1)
+        insert(table).values(year=year, last=1)
+        .on_conflict_do_update(index_elements=[table.c.year], set_={"last": table.c.last + 1})
         .returning(table.c.last)).scalar_one()
     return f"KS{year}-{last:06d}"
