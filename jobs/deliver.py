@@ -14,3 +14,10 @@ def deliver_batch(message_ids: list[int]) -> int:
     """Several rows over one SMTP connection; returns how many were sent."""
     with app().app_context():
         return sum(1 for outcome in deliver_messages(message_ids).values() if outcome == "sent")
+
+
+def drain_webhooks() -> int:
+    """Every due webhook delivery, until none is left (portal/webhooks/delivery.drain)."""
+    from portal.webhooks.delivery import drain
+    with app().app_context():
+        return drain()

@@ -150,23 +150,27 @@ def hand_to_workers(message_ids: list[int]) -> None:
     row not yet due and does nothing."""
     if not message_ids or current_app.config.get("OUTBOX_DIRECT_DISABLED"):
         return
-    from portal.queues import enqueue, enqueue_at
+    from portal.queues import enqueue_many
     rows = db.session.execute(
-        sa.select(OutboxMessage.id, OutboxMessage.send_after)
+        sa.select(OutboxMessage.id, OutboxMessage.send_after, OutboxMessage.channel)
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.channel.in_(SENT_CHANNELS))
         .order_by(OutboxMessage.id)).all()
     now = utcnow()
-    due = [r.id for r in rows if as_utc(r.send_after) <= now]
+    due = [r.id for r in rows if as_utc(r.send_after) <= now and r.channel != "webhook"]
+    if any(r.channel == "webhook" and as_utc(r.send_after) <= now for r in rows):
+        from portal.webhooks.delivery import kick
+        kick()  # webhooks: drained together by a couple of jobs (portal/webhooks/delivery.py)
     later = [r for r in rows if as_utc(r.send_after) > now]
+    jobs = []
     for start in range(0, len(due), JOB_BATCH):
         chunk = due[start:start + JOB_BATCH]
-        if not enqueue("notify", "jobs.deliver.deliver_batch", chunk,
-                       job_id=f"deliver-{chunk[0]}-{len(chunk)}", result_ttl=0, failure_ttl=7 * 86400):
-            return  # Redis is not answering: the sweep delivers all of them
+        jobs.append({"func": "jobs.deliver.deliver_batch", "args": (chunk,), "at": None,
+                     "job_id": f"deliver-{chunk[0]}-{len(chunk)}", "result_ttl": 0, "failure_ttl": 7 * 86400})
     for row in later:
         # RQ keeps scheduled times in whole seconds (truncated): the next whole second, so the
         # job never arrives before the row is due (it would find nothing to claim).
         at = (as_utc(row.send_after) + timedelta(seconds=1)).replace(microsecond=0)
-        if not enqueue_at(at, "notify", "jobs.deliver.deliver", row.id,
-                          job_id=f"deliver-{row.id}", result_ttl=0, failure_ttl=7 * 86400):
-            return
+        jobs.append({"func": "jobs.deliver.deliver", "args": (row.id,), "at": at, "job_id": f"deliver-{row.id}",
+                     "result_ttl": 0, "failure_ttl": 7 * 86400})
+    # One round trip to Redis; if it is not answering, the sweep delivers all of them.
+    enqueue_many("notify", jobs)

@@ -205,3 +205,23 @@ def test_worker_killed_mid_batch_duplicates_nothing_recorded(app, receiver, make
 def json_id(body: str) -> str:
     import json
     return json.loads(body)["id"]
+
+
+def test_a_burst_of_changes_is_drained_by_two_jobs_not_one_per_change(app, receiver, make_endpoint, rq_worker):
+    """Each job forks a work-horse with its own database connection, which costs more than the
+    POSTs: 30 changes committed one by one queue two drain jobs (one per worker), and a worker
+    then delivers all 30 once."""
+    from rq import Queue
+    from portal.queues import redis
+    endpoint = make_endpoint(receiver)
+    redis().flushdb()
+    for i in range(30):
+        hand_to_workers(pings(endpoint, 1))  # 30 commits, each handed over as an operation does
+    jobs = Queue("notify", connection=redis()).get_jobs()
+    assert [j.func_name for j in jobs] == ["jobs.deliver.drain_webhooks"] * 2
+    proc = rq_worker(burst=True)
+    assert proc.wait(WORKER_SECONDS) == 0, proc.log()
+    ids = [r["headers"][signing.HEADER_DELIVERY] for r in receiver.received]
+    assert len(ids) == len(set(ids)) == 30
+    assert all(r["verified"] for r in receiver.received)
+    assert {r.status for r in rows(endpoint)} == {"sent"}
