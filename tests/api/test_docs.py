@@ -17,7 +17,7 @@ import pytest
 from portal.apidocs.page import SNIPPETS
 from tests.conftest import jpeg_bytes, user
 
-SNIPPET_RE = re.compile(r'<pre class="code" data-snippet="([a-z_]+)"><code>(.*?)</code></pre>', re.S)
+SNIPPET_RE = re.compile(r'<pre class="code"[^>]*? data-snippet="([a-z_]+)"><code>(.*?)</code></pre>', re.S)
 
 
 def snippets(page_html: str) -> dict[str, str]:

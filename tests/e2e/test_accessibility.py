@@ -181,3 +181,25 @@ def test_product_and_batch_register_pages(app, login_as, device):
     failures.extend(f"refused batch form: {line}" for line in serious_violations(page))
     visit(login_as("quality", **ctx), "/catalog/batches")
     assert not failures, f"{name}:\n" + "\n".join(failures)
+
+
+def test_pages_beyond_staff(app, browser, live_server, login_as, device):
+    """Issue 14: the customer's progress page (with its forms, and the polite page of a wrong
+    link), the integrators' page, and the admin pages of tokens and webhooks."""
+    from tests.customer.conftest import page_path
+    name, ctx = device
+    closed, asked = make_case_at("closed"), make_case_at("info_requested")
+    customer = browser.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai", **ctx)
+    page = customer.new_page()
+    failures: list[str] = []
+    try:
+        for path in (page_path(closed), page_path(asked), "/p/not-a-link-at-all", "/api/docs/"):
+            check(page, path, failures)
+    finally:
+        customer.close()
+    page = login_as("admin", **ctx)
+    for path in ("/admin/api-tokens", "/admin/api-tokens/new", "/admin/webhooks", "/admin/webhooks/new"):
+        check(page, path, failures)
+    desk = login_as("desk", **ctx)
+    check(desk, f"/cases/{closed.number}/receipt", failures)
+    assert not failures, f"{name}:\n" + "\n".join(failures)
