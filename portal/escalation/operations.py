@@ -89,11 +89,14 @@ def on_commit(case: Case, action: str, before: dict, after: dict, event_seq: int
     # (each lookup on the way would otherwise flush the row before it on its own).
     with db.session.no_autoflush:
         # Intake sets the first step before its event (its "after" lists the case's facts).
+        # A case just registered has nothing scheduled to cancel and no pause to end.
         if action == "registered" or "step_started_at" in after or "step" in after:
-            _leave_step(case, now)
+            if action != "registered":
+                _leave_step(case, now)
             if case.step is not None:
                 out += _enter_step(case, now)
-        _pauses(case, action, now)
+        if action != "registered":
+            _pauses(case, action, now)
         out += _clocks(case, action, event_seq, now)
     out += _triggers(case, action, event_seq, now)
     return out

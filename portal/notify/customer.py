@@ -97,23 +97,24 @@ def closed_text(number: str) -> str:
     return sms_text("customer_closed", number=number, phone=current_app.config["CUSTOMER_HOTLINE"])
 
 
-def _tell(case, key: str, subject: str, text: str) -> list:
+def _tell(case, key: str, subject: str, text: str, new_case: bool = False) -> list:
+    """`new_case`: the case was registered in this transaction, so its key cannot be taken."""
     channel = getattr(case.channel, "value", case.channel)
     phone = mobile_of(case)
     if channel not in sms_channels() or phone is None:
         return []
     msg = add_message(key=key, channel="sms", address=phone, subject=subject, body=text,
-                      case_id=case.id, kind="customer")
+                      case_id=case.id, kind="customer", key_checked=new_case)
     return [msg] if msg is not None else []
 
 
 def acknowledge(case, event_seq: int | None = None) -> list:
     """At intake (in its transaction): the case's progress link is made, and the customer is
     told the number, when they will hear back and the link. Once per case."""
-    from portal.customer.links import absolute_url, ensure_link
-    link = ensure_link(case)
+    from portal.customer.links import absolute_url, create_link
+    link = create_link(case)  # registered in this very transaction: it has no link yet
     return _tell(case, f"case:{case.id}:customer:ack", f"受理短信 {case.number}",
-                 acknowledgement_text(case.number, reply_by(case), absolute_url(link)))
+                 acknowledgement_text(case.number, reply_by(case), absolute_url(link)), new_case=True)
 
 
 def tell_closed(case, event_seq: int) -> list:
