@@ -127,8 +127,8 @@ def app(_app):
     from portal.extensions import db
     from portal.seed import seed_demo
     from portal.org.tree import unit_tree  # noqa: F401
-    from portal.cases.panels import _choices_cache
-    _choices_cache.clear()  # cached filter options would name the last test's units
+    from portal import refcache
+    refcache.clear()  # cached options would name the last test's units and categories
     # Case numbers restart at KS<year>-000001 in every test: last test's sign-off sheets
     # would be this test's cached PDFs.
     import shutil

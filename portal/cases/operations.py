@@ -82,42 +82,37 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in [
 
 # ---------------------------------------------------------------- checks and bookkeeping
 
+def _refusal(case: Case, actor: User, t: Transition, version: int | None):
+    """Why `actor` may not take `t` now, as (error class, msgid), or None. The message is
+    translated only when raised: the case page asks this of every transition."""
+    if not actor.roles & t.allowed_roles:
+        return PermissionDenied, N_("您的角色不能执行「%(action)s」。")
+    if version is not None and int(version) != case.version:
+        return Conflict, N_("投诉 %(number)s 已被他人修改，当前状态为「%(state)s」。请查看最新内容后再操作。")
+    if (t.step is not None and case.step != t.step) or (t.states and case.state not in t.states):
+        return Conflict, N_("投诉 %(number)s 当前状态为「%(state)s」，不能执行「%(action)s」。")
+    scope_step = t.step if t.name not in ("trace_batch", "settle") else None
+    if ((scope_step is not None and not access.in_step_scope(case, actor, scope_step))
+            or (t.name == "settle" and not access.may_settle_on_spot(case, actor))
+            or (t.name == "redispatch" and not _may_redispatch(case, actor))):
+        return PermissionDenied, N_("投诉 %(number)s 的「%(action)s」不由您负责。")
+    return None
+
+
 def check(case: Case, actor: User, name: str, version: int | None) -> Transition:
     """Raise the right error if `actor` may not do `name` to `case` now (visibility is the view's 404)."""
     t = TRANSITIONS[name]
-    if not actor.roles & t.allowed_roles:
-        raise PermissionDenied(_("您的角色不能执行「%(action)s」。", action=_(t.label)))
-    if version is not None and int(version) != case.version:
-        raise Conflict(_("投诉 %(number)s 已被他人修改，当前状态为「%(state)s」。请查看最新内容后再操作。",
-                         number=case.number, state=case.state.label))
-    if (t.step is not None and case.step != t.step) or (t.states and case.state not in t.states):
-        raise Conflict(_("投诉 %(number)s 当前状态为「%(state)s」，不能执行「%(action)s」。",
-                         number=case.number, state=case.state.label, action=_(t.label)))
-    scope_step = t.step if t.name not in ("trace_batch", "settle") else None
-    if scope_step is not None and not access.in_step_scope(case, actor, scope_step):
-        raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
-                                 number=case.number, action=_(t.label)))
-    if t.name == "settle" and not access.may_settle_on_spot(case, actor):
-        raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
-                                 number=case.number, action=_(t.label)))
-    if t.name == "redispatch" and not _may_redispatch(case, actor):
-        raise PermissionDenied(_("投诉 %(number)s 的「%(action)s」不由您负责。",
-                                 number=case.number, action=_(t.label)))
+    refusal = _refusal(case, actor, t, version)
+    if refusal is not None:
+        error, msgid = refusal
+        raise error(_(msgid, number=case.number, state=case.state.label, action=_(t.label)))
     return t
 
 
 def available(case: Case, actor: User) -> list[str]:
     """Transitions the actor could take on this case right now (for the page's panels)."""
-    out = []
-    for name in TRANSITIONS:
-        try:
-            check(case, actor, name, None)
-        except (PermissionDenied, Conflict):
-            continue
-        if name == "reopen" and not _reopen_window_open(case):
-            continue
-        out.append(name)
-    return out
+    return [name for name, t in TRANSITIONS.items() if _refusal(case, actor, t, None) is None
+            and (name != "reopen" or _reopen_window_open(case))]
 
 
 def _snapshot(case: Case, fields) -> dict:

@@ -1,7 +1,6 @@
 """The step panels of the case page: which form each step uses and how it calls its operation."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,6 +21,7 @@ from portal.cases.models import Case, Category
 from portal.cases.states import State, Step
 from portal.clusters.queries import cluster_of_case
 from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures, event_label
+from portal import refcache
 from portal.errors import ValidationError
 from portal.extensions import db
 from portal.org.enums import Role, UnitKind
@@ -104,6 +104,12 @@ PANEL_OF = {"reject": "approve"}
 
 
 def category_choices() -> list[tuple[str, str]]:
+    """The active cause tree as options, "大类 / 小类" (kept a minute: portal/refcache)."""
+    from portal.i18n import locale_code
+    return refcache.get(("category_choices", locale_code()), _category_choices)
+
+
+def _category_choices() -> list[tuple[str, str]]:
     cats = db.session.execute(sa.select(Category.id, Category.parent_id, Category.name)
                               .where(Category.active.is_(True)).order_by(Category.sort, Category.id)).all()
     roots = [c for c in cats if c.parent_id is None]
@@ -220,18 +226,14 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
     }
 
 
-_choices_cache: dict[str, tuple[float, dict]] = {}
-CHOICES_TTL_SECONDS = 60
-
-
 def list_choices() -> dict:
-    """Options of the list's filter form. Kept a minute per language: categories and
-    branches change rarely, and a filter list a minute old is harmless."""
+    """Options of the list's filter form. Kept a minute per language (portal/refcache):
+    categories and branches change rarely, and a filter list a minute old is harmless."""
     from portal.i18n import locale_code
-    code = locale_code()
-    cached = _choices_cache.get(code)
-    if cached and time.monotonic() - cached[0] < CHOICES_TTL_SECONDS:
-        return cached[1]
+    return refcache.get(("list_choices", locale_code()), _list_choices)
+
+
+def _list_choices() -> dict:
     from portal.cases.states import State as S
     choices = {
         "state_choices": [("", _("全部状态")), ("open", _("未结案"))] + S.choices(),
@@ -246,5 +248,4 @@ def list_choices() -> dict:
         + [("none", _("未定责任部门"))],
         "step_choices": [("", _("全部环节"))] + Step.choices(),
     }
-    _choices_cache[code] = (time.monotonic(), choices)
     return choices

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.cases.enums import Klass
 from portal.cases.models import Approver, Case, Category, CompensationRule
+from portal import refcache
 from portal.errors import Conflict, PermissionDenied, ValidationError
 from portal.extensions import db
 from portal.jsonutil import jsonable, sha256_of
@@ -45,6 +46,7 @@ def _save(action: str, actor, object_type: str, obj, before, after, on_duplicate
         audit.record(action, actor=actor, object_type=object_type, object_id=obj.id,
                      before=before, after=after)
         db.session.commit()
+        refcache.clear()  # the pickers show it at once
     except IntegrityError:
         # Another admin saved the same code (or rule) between our check and our write.
         db.session.rollback()
@@ -213,6 +215,7 @@ def delete_category(actor, c: Category) -> None:
     audit.record("category_deleted", actor=actor, object_type="category", object_id=category_id,
                  before=before, after=None)
     db.session.commit()
+    refcache.clear()
 
 
 # ---------------------------------------------------------------- compensation rules

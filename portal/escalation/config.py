@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from portal import refcache
 from portal.errors import PermissionDenied, ValidationError
 from portal.escalation.enums import Who
 from portal.escalation.models import LADDER_CHANNELS, LadderLevel, LadderRecipient
@@ -40,6 +41,7 @@ def _name(value) -> str:
 def _commit(actor: User, action: str, object_id, before=None, after=None) -> None:
     audit.record(action, actor=actor, object_type="ladder", object_id=object_id, before=before, after=after)
     db.session.commit()
+    refcache.clear()  # the case pages name the levels (portal/escalation/history.level_names)
 
 
 def add_level(actor: User, *, name: str, after_minutes) -> LadderLevel:

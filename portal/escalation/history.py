@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from portal import refcache
 from portal.escalation.models import CaseEscalation, LadderLevel
 from portal.extensions import db
 from portal.labels import N_
@@ -54,6 +55,11 @@ _LEVEL_NAMES = (sa.select(LadderLevel.level, LadderLevel.name).where(LadderLevel
                 .order_by(LadderLevel.level))
 
 
+def level_names() -> list:
+    """(level, name) of the active ladder levels, kept a minute (portal/refcache)."""
+    return refcache.get(("ladder_levels",), lambda: db.session.execute(_LEVEL_NAMES).all())
+
+
 def page_messages(case) -> list:
     """The case's reminders, escalations and customer SMS in one query (the case page)."""
     return db.session.execute(_PAGE_MESSAGES, {"case_id": case.id}).all()
@@ -70,7 +76,7 @@ def history(case, messages) -> dict:
     by_id = {m.id: m for m in messages}
     entries = []
     # The active levels' numbers and names only: their recipients are for sending, not showing.
-    levels = db.session.execute(_LEVEL_NAMES).all()
+    levels = level_names()
     names = {row.level: row.name for row in levels}
     claimed = set()
     for e in escalations:
