@@ -11,8 +11,9 @@ the app, upload reading included); the ceiling is its `app:app` from its own fol
 Measured, on one keep-alive client after unmeasured warm-ups (every worker pays its first
 create's lazy imports):
   ceiling    GET /cases (50 newest of 1M rows): the yardstick's sequential latency
-  json       POST /api/v1/cases, JSON body (the OpenAPI document's example, a new
-             Idempotency-Key per request) → 201                      target p95 ≤ 60 ms
+  json       POST /api/v1/cases, JSON body (the OpenAPI document's example with a phone
+             and a register batch of its own, a new Idempotency-Key per request) → 201
+                                                                     target p95 ≤ 60 ms
   photo      the same as multipart: `data` (the JSON) + one `files` part, a 4000×3000
              JPEG of ~3 MB (bench/intake_bench.py's photo) → 201       target p95 ≤ 250 ms
 and under closed-loop load (wrk -t2 -c4, bounded in time and count): the ceiling's GET and the
@@ -46,7 +47,7 @@ SERVER = B.ServerConfig(workers=WORKERS, worker_class="sync")
 WRK_POST_LUA = r"""
 -- POST the JSON create with a new Idempotency-Key per request; bounded per thread; JSON report.
 local max_requests = tonumber(os.getenv("WRK_MAX_PER_THREAD") or "1000000")
-local body = os.getenv("API_BODY")
+-- BODIES (a table of JSON strings, one customer and batch each) is prepended by api_bench.py.
 local token = os.getenv("API_TOKEN")
 local run = os.getenv("API_RUN")
 local threads, next_id = {}, 0
@@ -55,7 +56,8 @@ function init(args) count = 0; bad = 0; sent = 0 end
 function request()
   sent = sent + 1
   return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. token,
-    ["Content-Type"] = "application/json", ["Idempotency-Key"] = run .. "-" .. tid .. "-" .. sent}, body)
+    ["Content-Type"] = "application/json", ["Idempotency-Key"] = run .. "-" .. tid .. "-" .. sent},
+    BODIES[((tid * 7919 + sent) % #BODIES) + 1])
 end
 function response(status, headers, body)
   count = count + 1
@@ -113,6 +115,25 @@ def revoke_token(db_url: str, token_id: int) -> None:
         revoke(admin, db.session.get(ApiToken, token_id))
 
 
+def bodies(db_url: str, example: dict, n: int, seed: int = 14) -> list[dict]:
+    """n create bodies: the document's example, each with its own customer phone and a batch of
+    the register (with its product), as different integrations' complaints are. (One phone and
+    one batch for every request would make each create a repeat complaint in a batch cluster
+    that grows with every run, and measure that instead.)"""
+    import psycopg
+    import random
+    rng = random.Random(seed)
+    with psycopg.connect(B.pg_url(db_url)) as conn:
+        batches = conn.execute("""SELECT b.batch_no, p.name, p.spec FROM batch b JOIN product p ON p.id = b.product_id
+                                  ORDER BY b.id""").fetchall()
+    out = []
+    for _ in range(n):
+        batch_no, name, spec = rng.choice(batches) if batches else (None, example.get("product_name"), None)
+        out.append({**example, "customer_phone": f"1{rng.choice('3589')}{rng.randrange(10**9):09d}",
+                    "batch_no": batch_no, "product_name": name, "product_spec": spec})
+    return out
+
+
 # ---------------------------------------------------------------- measuring
 
 def sequential(client: B.Client, send, n: int, warm: int, expect: int, max_seconds: float) -> dict:
@@ -145,11 +166,12 @@ def multipart(fields: list[tuple[str, str, str]], files: list[tuple[str, str, by
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def wrk_post(url: str, token: str, body: dict, duration: int, max_requests: int, pids) -> dict:
+def wrk_post(url: str, token: str, bodies: list[dict], duration: int, max_requests: int, pids) -> dict:
     script = B.OUT / "wrk_api_post.lua"
-    script.write_text(WRK_POST_LUA)
+    table = ",\n".join("[==[" + json.dumps(b, ensure_ascii=False) + "]==]" for b in bodies)
+    script.write_text("BODIES = {\n" + table + "\n}\n" + WRK_POST_LUA, encoding="utf-8")
     env = {**os.environ, "WRK_MAX_PER_THREAD": str(max(1, max_requests // 2)), "API_TOKEN": token,
-           "API_BODY": json.dumps(body, ensure_ascii=False), "API_RUN": "bench-" + uuid.uuid4().hex[:12]}
+           "API_RUN": "bench-" + uuid.uuid4().hex[:12]}
     import subprocess
     with B.CpuWatch(pids) as watch:
         out = subprocess.run(["wrk", "-t2", "-c4", f"-d{duration}s", "--latency", "--timeout", "10s", "-s", str(script),
@@ -185,20 +207,21 @@ def run_ceiling(args, pg_pids) -> dict:
     return {"sequential": seq, "load": load}
 
 
-def run_portal(args, token: str, body: dict, photo: bytes, pg_pids) -> dict:
+def run_portal(args, token: str, many: list[dict], photo: bytes, pg_pids) -> dict:
     auth = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     out = {}
     run_id = uuid.uuid4().hex[:10]
     with B.gunicorn("serve:portal_app()", args.database_url, SERVER) as (base, proc):
         c = B.Client(base)
-        payload = json.dumps(body, ensure_ascii=False).encode()
 
         def create_json(i):
+            payload = json.dumps(many[i % len(many)], ensure_ascii=False).encode()
             return c.request("POST", "/api/v1/cases", body=payload, headers={
                 **auth, "Content-Type": "application/json", "Idempotency-Key": f"bench-{run_id}-j{i}"})
 
         def create_photo(i):
-            data, ctype = multipart([("data", json.dumps(body, ensure_ascii=False), "application/json")],
+            data, ctype = multipart([("data", json.dumps(many[-1 - i % len(many)], ensure_ascii=False),
+                                      "application/json")],
                                     [("files", f"IMG_20261202_0931{i % 10}.jpg", photo, "image/jpeg")])
             return c.request("POST", "/api/v1/cases", body=data, headers={
                 **auth, "Content-Type": ctype, "Idempotency-Key": f"bench-{run_id}-p{i}"})
@@ -212,7 +235,7 @@ def run_portal(args, token: str, body: dict, photo: bytes, pg_pids) -> dict:
         out["photo"]["upload_bytes"] = len(photo)
         c.close()
         if args.duration:
-            out["load"] = wrk_post(base + "/api/v1/cases", token, body, args.duration, args.max_load_requests,
+            out["load"] = wrk_post(base + "/api/v1/cases", token, many, args.duration, args.max_load_requests,
                                    lambda: B.worker_pids(proc) + pg_pids())
     return out
 
@@ -246,14 +269,15 @@ def main(argv=None) -> int:
 
     from intake_bench import photos
     photo = photos(1)[0]
-    token_id, token, body = issue_token(args.database_url)
+    token_id, token, example = issue_token(args.database_url)
+    many = bodies(args.database_url, example, 2000)
     updir = B.OUT / "uploads"
     uploads_before = {p for p in updir.rglob("*") if p.is_file()} if updir.exists() else set()
     print(f"{result['server']}, one server at a time: ceiling, portal, ceiling; photo "
           f"{len(photo) / 1048576:.2f} MB; token #{token_id}", flush=True)
     try:
         result["ceiling_before"] = run_ceiling(args, pg_pids)
-        result["portal"] = run_portal(args, token, body, photo, pg_pids)
+        result["portal"] = run_portal(args, token, many, photo, pg_pids)
         result["ceiling_after"] = run_ceiling(args, pg_pids)
     finally:
         revoke_token(args.database_url, token_id)
