@@ -1,6 +1,7 @@
 """Locale choice: the user's setting, else a cookie, else Chinese."""
 from babel import Locale
 from flask import g, has_request_context, request
+from flask_babel import force_locale as _force_locale
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 
@@ -8,6 +9,12 @@ from flask_login import current_user
 # Parsed once: Flask-Babel parses a code string on every request, and Locale.parse scans
 # every locale name Babel knows (~2,000 str.lower calls) each time.
 _LOCALES = {"zh_CN": Locale.parse("zh_CN"), "en": Locale.parse("en")}
+
+
+def force_locale(code):
+    """flask_babel.force_locale with our parsed locales: given the string "zh_CN", Flask-Babel
+    parses it again each time (~0.1 ms; an API create labels its answer about twenty times)."""
+    return _force_locale(_LOCALES.get(code, code) if isinstance(code, str) else code)
 
 
 def select_locale() -> Locale:

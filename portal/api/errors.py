@@ -10,7 +10,8 @@ import functools
 import re
 
 from flask import jsonify
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
+from portal.i18n import force_locale
 
 # code -> (HTTP status, Chinese message, English message). The messages are the default text;
 # a raised ApiError may carry a more precise one.

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app, g, jsonify, request
-from flask_babel import force_locale
+from portal.i18n import force_locale
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from portal.api import bp, ratelimit, tokens

@@ -14,7 +14,8 @@ import secrets
 import string
 
 import sqlalchemy as sa
-from flask_babel import force_locale, gettext as _
+from flask_babel import gettext as _
+from portal.i18n import force_locale
 
 from portal.api.models import ApiToken
 from portal.cases.enums import Channel

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
+from portal.i18n import force_locale
 from werkzeug.exceptions import NotFound
 
 from portal.capa.access import visible_sheet_or_404

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import force_locale
+from portal.i18n import force_locale
 
 from portal.cases import evidence
 from portal.cases.enums import SATISFACTION_DIMENSIONS

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
+from portal.i18n import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 

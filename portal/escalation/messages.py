@@ -3,7 +3,7 @@ by mail, SMS and robot); each SMS fits one 70-character segment with the provide
 (portal/notify/templates.py: TEXT_LIMIT)."""
 from __future__ import annotations
 
-from flask_babel import force_locale
+from portal.i18n import force_locale
 
 from portal.clock import as_utc, fmt, local, utcnow
 from portal.notify.templates import TEXT_LIMIT, sms_text

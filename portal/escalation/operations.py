@@ -326,7 +326,7 @@ REASONS = {
 
 
 def _reason(case: Case, trigger: Trigger, step=None, clock=None) -> str:
-    from flask_babel import force_locale
+    from portal.i18n import force_locale
     with force_locale("zh_CN"):
         name = (step or case.step).label if (step or case.step) else (clock.label if clock else "—")
     if trigger == Trigger.LIMIT_PASSED and clock is not None and step is None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
+from portal.i18n import force_locale
 
 from portal.clock import SHANGHAI, utcnow
 from portal.extensions import db

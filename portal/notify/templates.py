@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
+from portal.i18n import force_locale
 
 from portal.labels import N_
 

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from flask_babel import force_locale, gettext as _
+from flask_babel import gettext as _
+from portal.i18n import force_locale
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import relationship
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
+from portal.i18n import force_locale
 from flask_babel import gettext as _
 
 from portal.capa import access as capa_access

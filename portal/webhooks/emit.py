@@ -17,7 +17,8 @@ import json
 import uuid
 
 import sqlalchemy as sa
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
+from portal.i18n import force_locale
 
 from portal.clock import utcnow
 from portal.extensions import db
