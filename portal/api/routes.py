@@ -46,6 +46,8 @@ def _authenticate():
         return None
     token, problem = tokens.find(request.headers.get("Authorization"))
     g.api_token = token
+    # Read now: after the call's commits the row is expired, and the log would load it again.
+    g.api_token_seen = (token.id, token.last_used_at) if token is not None else None
     if problem:
         raise ApiError(problem, headers={"WWW-Authenticate": 'Bearer realm="api"'})
     allowed, remaining, reset = ratelimit.hit(token.prefix, token.rate_per_minute)
@@ -72,25 +74,31 @@ def _log(resp):
 
 def log_call(resp) -> None:
     """One ApiCall row, on a connection of its own (the request's may be rolled back)."""
-    token = g.get("api_token")
+    seen = g.get("api_token_seen")
     code = None
     if resp.status_code >= 400 and resp.is_json:
         code = ((resp.get_json(silent=True) or {}).get("error") or {}).get("code")
     started = g.get("api_started") or time.perf_counter()
     now = utcnow()
-    row = {"token_id": token.id if token is not None else None, "at": now, "method": request.method[:8],
+    row = {"token_id": seen[0] if seen is not None else None, "at": now, "method": request.method[:8],
            "path": request.path[:200], "status": resp.status_code, "code": code,
            "case_id": g.get("api_case_id"), "ms": int((time.perf_counter() - started) * 1000),
            "ip": (request.remote_addr or "")[:45] or None,
            "idempotency_key": (request.headers.get("Idempotency-Key") or "")[:100] or None}
     try:
         with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # A log line, and the create's answer kept for its Idempotency-Key (rebuilt
+                # from the case if lost): not worth waiting for the disk.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
             conn.execute(sa.insert(ApiCall.__table__).values(**row))
-            if token is not None and (token.last_used_at is None
-                                      or (now - as_utc(token.last_used_at)).total_seconds() > 60):
+            if seen is not None and (seen[1] is None or (now - as_utc(seen[1])).total_seconds() > 60):
                 from portal.api.models import ApiToken
-                conn.execute(sa.update(ApiToken.__table__).where(ApiToken.id == token.id)
+                conn.execute(sa.update(ApiToken.__table__).where(ApiToken.id == seen[0])
                              .values(last_used_at=now))
+            if (answer := g.pop("api_idempotent_answer", None)) is not None:
+                conn.execute(sa.update(ApiIdempotency.__table__)
+                             .where(ApiIdempotency.id == answer[0]).values(response=answer[1]))
     except Exception:  # noqa: BLE001 - the answer goes out even if its log line cannot be written
         current_app.logger.exception("API call log not written")
 
@@ -342,6 +350,7 @@ def _claim(token, key: str, fingerprint: str) -> tuple[ApiIdempotency, Case | No
             claim = ApiIdempotency(token_id=token.id, key_sha256=key_sha, request_sha256=fingerprint)
             db.session.add(claim)
             db.session.commit()
+            return claim, None  # a new key: no case can have it yet (register_case's intake_key decides)
         except sa.exc.IntegrityError:
             db.session.rollback()
             claim = db.session.execute(q).scalar_one()
@@ -387,6 +396,7 @@ def create_case():
         claim, existing = _claim(token, key, _fingerprint(data, uploads))
         if existing is not None:
             return _replay(existing, claim)
+        claim_id = claim.id  # read before register_case's commit expires the row
     from portal.cases import evidence, operations
     actor = token.service_user
     with force_locale("zh_CN"):
@@ -410,8 +420,7 @@ def create_case():
     g.api_case_id = case.id
     body = created_body(case)
     if claim is not None:
-        db.session.execute(sa.update(ApiIdempotency).where(ApiIdempotency.id == claim.id).values(response=body))
-        db.session.commit()
+        g.api_idempotent_answer = (claim_id, body)  # kept with the call's log line (log_call)
     resp = jsonify(body)
     resp.status_code = 201
     resp.headers["Location"] = body["links"]["self"]

@@ -14,6 +14,7 @@ import secrets
 import string
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 from flask_babel import gettext as _
 from portal.i18n import force_locale
 
@@ -164,7 +165,10 @@ def find(header: str | None) -> tuple[ApiToken | None, str | None]:
     m = TOKEN_RE.fullmatch(value.strip()) if scheme.lower() == "bearer" else None
     if m is None:
         return None, "unauthorized"
-    token = db.session.execute(sa.select(ApiToken).where(ApiToken.prefix == m.group(1))).scalar_one_or_none()
+    # The service account comes along (a create acts as it); its roles only if asked (it has none).
+    token = db.session.execute(
+        sa.select(ApiToken).where(ApiToken.prefix == m.group(1))
+        .options(joinedload(ApiToken.service_user).lazyload(User.role_rows))).unique().scalar_one_or_none()
     if token is None or not hmac.compare_digest(token.secret_sha256, sha256(m.group(2))):
         return None, "unauthorized"
     if token.revoked_at is not None:
