@@ -233,3 +233,11 @@ def test_someone_who_cannot_see_the_case_gets_neither_receipt_nor_link(app, as_u
     other = as_user("rep_bj")
     assert other.get(f"/cases/{case.number}/receipt").status_code == 404
     assert other.post(f"/cases/{case.number}/customer-link", data={}).status_code in (400, 404)
+
+
+def test_the_desk_is_told_its_question_reaches_the_customer(app, as_user):
+    """What the desk asks for (要求补充信息) is shown word for word on the customer's page."""
+    case = make_case_at("new")
+    html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
+    panel = html[html.index('id="panel-request_info"'):]
+    assert "顾客在进度页上也会看到这段话" in panel[:3000]
