@@ -1,5 +1,6 @@
 """Nightly removal of files nobody will read: uploads staged in a form that never became part
-of a case, draft PDFs of records that have changed since, and case-list exports past their day."""
+of a case, draft PDFs of records that have changed since, and case-list exports past their day;
+and the intake API's expired Idempotency-Key claims and old call log."""
 from jobs.context import app
 
 
@@ -19,3 +20,9 @@ def purge_exports(max_age_hours: int = 24) -> int:
     with app().app_context():
         from portal.reports.export import purge_exports as purge
         return purge(max_age_hours)
+
+
+def purge_api_records() -> tuple[int, int]:
+    with app().app_context():
+        from portal.api.housekeeping import purge
+        return purge()

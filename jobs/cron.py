@@ -30,6 +30,11 @@ from jobs.cleanup import purge_exports  # noqa: E402
 # Nightly: case-list export files older than a day (their download pages have expired).
 cron.register(purge_exports, queue_name="default", cron="50 3 * * *")
 
+from jobs.cleanup import purge_api_records  # noqa: E402
+
+# Nightly: the intake API's Idempotency-Key claims after a day, its call log after 90 days.
+cron.register(purge_api_records, queue_name="default", cron="55 3 * * *")
+
 from jobs.capa import remind_overdue_sheets  # noqa: E402
 
 # Every quarter of an hour: corrective-action sheets past their time limit (once per step).

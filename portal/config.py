@@ -86,6 +86,10 @@ class Config:
 
     # Outbox delivery (portal/notify): links in mail and robot messages start with this.
     PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+    # Intake API (portal/api/housekeeping.py, nightly): an Idempotency-Key's claim is let go after
+    # this many hours (the case keeps the key: a later retry still finds it), the call log kept days.
+    API_IDEMPOTENCY_HOURS = int(os.environ.get("API_IDEMPOTENCY_HOURS", "24"))
+    API_CALL_LOG_DAYS = int(os.environ.get("API_CALL_LOG_DAYS", "90"))
     # Outbound webhooks (portal/webhooks): connect and read timeout of one delivery, seconds.
     WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
     MAIL_SERVER = os.environ.get("MAIL_SERVER")  # unset: mail stays in the outbox (demo, development)

@@ -131,3 +131,28 @@ def test_parallel_different_bodies_with_one_key_make_one_case(app, live_server):
     assert sorted(r[0] for r in results) == [201, 422], results
     db.session.expire_all()
     assert count(Case) == 1
+
+
+def test_a_claim_is_let_go_after_a_day_and_the_same_key_still_finds_its_case(app, api):
+    """The nightly purge (jobs/cleanup.purge_api_records): expired claims and old call-log rows
+    go; a retry with the key after that still returns the first case, never a second."""
+    from datetime import timedelta
+    import sqlalchemy as sa
+    from portal.api.housekeeping import purge
+    from portal.api.models import ApiCall, ApiIdempotency
+    from portal.cases.models import Case
+    from portal.clock import utcnow
+    from portal.extensions import db
+    from tests.api.conftest import CASE
+    first = api.post("/cases", json=CASE, headers={"Idempotency-Key": "crm-42"})
+    assert first.status_code == 201
+    assert purge() == (0, 0)  # nothing is old yet
+    db.session.execute(sa.update(ApiIdempotency).values(created_at=utcnow() - timedelta(hours=25)))
+    db.session.execute(sa.update(ApiCall).values(at=utcnow() - timedelta(days=91)))
+    db.session.commit()
+    claims, calls = purge()
+    assert claims == 1 and calls >= 1
+    assert db.session.execute(sa.select(sa.func.count()).select_from(ApiIdempotency)).scalar() == 0
+    again = api.post("/cases", json=CASE, headers={"Idempotency-Key": "crm-42"})
+    assert again.status_code == 201 and again.get_json()["number"] == first.get_json()["number"]
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Case)).scalar() == 1
