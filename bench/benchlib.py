@@ -247,6 +247,16 @@ def csrf_from(html: str) -> str:
 
 # ---------------------------------------------------------------- numbers
 
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database of `url` if it does not exist (a bench's own database)."""
+    import psycopg
+    name = db_name(url)
+    admin = pg_url(url).rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100)."""
     if not values:

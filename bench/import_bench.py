@@ -39,15 +39,6 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/1"
 PREFIX = "BENCH"
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
-    name = benchlib.db_name(url)
-    admin = benchlib.pg_url(url).rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def rows(n: int):
     products = ["P001", "P002", "P003", "P004", "P005", "P006", "P007", "P008"]
     shifts = ("早班", "中班", "晚班")
@@ -214,7 +205,7 @@ def main() -> int:
     for key in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL", "PORTAL_INSTANCE", "UPLOAD_DIR", "TZ"):
         os.environ[key] = env[key]
     sys.path.insert(0, str(benchlib.APP_ROOT))
-    ensure_database(args.db)
+    benchlib.ensure_database(args.db)
 
     from flask_migrate import upgrade
     from redis import Redis

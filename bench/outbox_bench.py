@@ -67,15 +67,6 @@ def cpu_seconds(pids) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
-    name = benchlib.db_name(url)
-    admin = benchlib.pg_url(url).rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=3000)
@@ -95,7 +86,7 @@ def main() -> int:
                 "PDF_CACHE_DIR", "TZ", "MAIL_SERVER", "MAIL_PORT"):
         os.environ[key] = env[key]
     sys.path.insert(0, str(benchlib.APP_ROOT))
-    ensure_database(args.db)
+    benchlib.ensure_database(args.db)
 
     import sqlalchemy as sa
     from flask_migrate import upgrade

@@ -78,15 +78,6 @@ def receiver_process(port: int, secret: str, arrivals, ready) -> None:
         server.server_close()
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
-    name = benchlib.db_name(url)
-    admin = benchlib.pg_url(url).rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changes", type=int, default=1000)
@@ -110,7 +101,7 @@ def main() -> int:
         os.environ[key] = env[key]
     os.environ.pop("MAIL_SERVER", None)
     sys.path.insert(0, str(benchlib.APP_ROOT))
-    ensure_database(args.db)
+    benchlib.ensure_database(args.db)
 
     import sqlalchemy as sa
     from flask_migrate import upgrade
