@@ -63,7 +63,9 @@ def test_leader_writes_a_signature_with_a_finger_on_a_phone(app, login_as):
     page.get_by_role("button", name="保存手写签名").click()
     expect(page.get_by_text("已保存手写签名")).to_be_visible()
     expect(page.get_by_alt_text("当前的手写签名")).to_be_visible()
-    assert page.evaluate("document.querySelector('img.signature-image').naturalWidth") > 0
+    # Visible is not loaded: wait until the image has arrived and decoded (a broken one never does).
+    page.wait_for_function("(() => { const i = document.querySelector('img.signature-image');"
+                           " return i && i.complete && i.naturalWidth > 0; })()")
 
     img = stored_signature()
     assert img.mode == "RGBA"
