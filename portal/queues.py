@@ -40,6 +40,19 @@ def redis() -> Redis:
     return _connections[url]
 
 
+def recently_failed() -> bool:
+    """True while this process skips Redis because it failed moments ago (a hung Redis would
+    otherwise cost every request its socket timeout)."""
+    return time.monotonic() < _failed_until.get(current_app.config["REDIS_URL"], 0.0)
+
+
+def note_failure(exc: Exception) -> None:
+    """Skip Redis for REDIS_RETRY_SECONDS after a connection error or timeout."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        _failed_until[current_app.config["REDIS_URL"]] = (
+            time.monotonic() + current_app.config["REDIS_RETRY_SECONDS"])
+
+
 def queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis())
 

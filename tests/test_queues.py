@@ -23,8 +23,10 @@ from portal.extensions import db
 from portal.notify.models import OutboxMessage
 from tests.conftest import FORMS, INTAKE_FORM, csrf_from, jpeg_bytes
 
-# Well under a second for the whole intake, on a loaded machine, with the database work included.
-INTAKE_SECONDS = 1.0
+# A hung Redis may cost an intake one socket timeout (REDIS_SOCKET_TIMEOUT, 0.25 s), never
+# more: the bound is the same intake with Redis answering plus 0.6 s, so a loaded machine
+# (both suites at once) does not fail it while a client without timeouts (5 s and up) does.
+HUNG_EXTRA_SECONDS = 0.6
 
 
 @pytest.fixture
@@ -66,7 +68,8 @@ def post_intake_timed(client) -> tuple[object, float]:
 def test_intake_with_hung_redis_answers_quickly_and_saves_the_case(app, as_user, hung_redis,
                                                                    monkeypatch):
     rep = as_user("rep_cd")
-    _, healthy = post_intake_timed(rep)  # warm (first-request costs) and the figure to compare
+    post_intake_timed(rep)  # warm (first-request costs)
+    _, healthy = post_intake_timed(rep)  # the figure to compare
     monkeypatch.setitem(app.config, "REDIS_URL", hung_redis)
     timings = []
     for _ in range(2):  # the first finds Redis hung; the second must not wait for it again
@@ -74,7 +77,7 @@ def test_intake_with_hung_redis_answers_quickly_and_saves_the_case(app, as_user,
         timings.append(seconds)
         assert resp.status_code == 303, resp.get_data(as_text=True)[:500]
     print(f"intake: {healthy:.3f} s with Redis, {', '.join(f'{s:.3f}' for s in timings)} s hung")
-    assert max(timings) < INTAKE_SECONDS, timings
+    assert max(timings) < healthy + HUNG_EXTRA_SECONDS, (healthy, timings)
 
     number = re.search(r"/cases/(KS\d{4}-\d{6})", resp.headers["Location"]).group(1)
     case = db.session.execute(sa.select(Case).where(Case.number == number)).scalar_one()
@@ -108,9 +111,11 @@ def test_paused_redis_is_skipped_then_used_again_once_it_answers(app, as_user, t
         monkeypatch.setitem(app.config, "REDIS_URL", url)
         monkeypatch.setitem(app.config, "REDIS_RETRY_SECONDS", 1.0)
         rep = as_user("rep_cd")
+        post_intake_timed(rep)  # warm (first-request costs)
+        _, healthy = post_intake_timed(rep)  # the figure to compare
         os.kill(proc.pid, signal.SIGSTOP)  # a real redis-server that stops answering
         resp, seconds = post_intake_timed(rep)
-        assert resp.status_code == 303 and seconds < INTAKE_SECONDS, seconds
+        assert resp.status_code == 303 and seconds < healthy + HUNG_EXTRA_SECONDS, (healthy, seconds)
 
         os.kill(proc.pid, signal.SIGCONT)
         time.sleep(1.2)  # past REDIS_RETRY_SECONDS: the next intake tries Redis again

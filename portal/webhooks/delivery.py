@@ -164,11 +164,14 @@ def kick() -> None:
     trip when they are). Each job forks a work-horse and opens a database connection, which
     costs more than the POSTs it makes, so the workers take whatever is due together instead of
     a job per change. If Redis does not answer, the minute sweep delivers them."""
-    from portal.queues import enqueue_many, redis
+    from portal.queues import enqueue_many, note_failure, recently_failed, redis
+    if recently_failed():
+        return  # the minute sweep delivers them
     try:
         if not redis().set(DRAIN_MARK, "1", nx=True, ex=DRAIN_MARK_SECONDS):
             return  # drains are waiting: they will find these rows
     except Exception as exc:  # noqa: BLE001 - never fail the request that already committed
+        note_failure(exc)
         current_app.logger.warning("webhook drain not kicked (the sweep delivers): %s", exc)
         return
     enqueue_many("notify", [{"func": "jobs.deliver.drain_webhooks", "args": (), "result_ttl": 0,

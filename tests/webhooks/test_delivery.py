@@ -19,6 +19,7 @@ from portal.webhooks import emit, signing
 from portal.webhooks.delivery import RETRY_AFTER, parse_response
 from tests.conftest import make_case
 from tests.notify.test_delivery import children, kill_tree
+from tests.test_queues import hung_redis, post_intake_timed  # noqa: F401 - hung_redis is a fixture
 from tests.webhooks.receiver import Receiver
 
 WORKER_SECONDS = 60
@@ -225,3 +226,22 @@ def test_a_burst_of_changes_is_drained_by_two_jobs_not_one_per_change(app, recei
     assert len(ids) == len(set(ids)) == 30
     assert all(r["verified"] for r in receiver.received)
     assert {r.status for r in rows(endpoint)} == {"sent"}
+
+
+def test_with_redis_hung_intakes_with_webhooks_wait_for_it_once_not_each_time(app, as_user, receiver,
+                                                                            make_endpoint, hung_redis,
+                                                                            monkeypatch):
+    """An integrator's endpoint makes every intake kick a webhook drain in Redis. With Redis
+    hung, the first intake finds out (one socket timeout); the next ones skip Redis, kick
+    included, and their deliveries wait in the outbox for the minute sweep."""
+    make_endpoint(receiver, events=["case.created"])
+    rep = as_user("rep_cd")
+    post_intake_timed(rep)  # warm (first-request costs)
+    healthy = min(post_intake_timed(rep)[1] for _ in range(2))  # the figure to compare
+    monkeypatch.setitem(app.config, "REDIS_URL", hung_redis)
+    post_intake_timed(rep)  # finds Redis hung
+    later = [post_intake_timed(rep) for _ in range(4)]
+    assert all(resp.status_code == 303 for resp, _ in later)
+    # each would cost another REDIS_SOCKET_TIMEOUT (0.25 s) if the kick tried Redis again
+    assert sum(s for _, s in later) < 4 * healthy + 0.5, (healthy, [s for _, s in later])
+    assert sum(m.status == "pending" for m in rows()) >= 5
