@@ -62,8 +62,7 @@ def enqueue(queue_name: str, func: str, *args, at=None, **options) -> bool:
     (the caller's fallback, the sweep or on-demand work, then takes care of it). With `at`
     (an aware datetime) the job waits in RQ's scheduled registry until then (the worker runs
     `--with-scheduler`)."""
-    url = current_app.config["REDIS_URL"]
-    if time.monotonic() < _failed_until.get(url, 0.0):
+    if recently_failed():
         log.warning("Redis failed moments ago; not enqueuing %s%s", func, args)
         return False
     try:
@@ -73,7 +72,7 @@ def enqueue(queue_name: str, func: str, *args, at=None, **options) -> bool:
             queue(queue_name).enqueue_at(at, func, *args, **options)
         return True
     except (RedisConnectionError, RedisTimeoutError) as exc:
-        _failed_until[url] = time.monotonic() + current_app.config["REDIS_RETRY_SECONDS"]
+        note_failure(exc)
         log.warning("could not enqueue %s%s (Redis skipped for %gs): %s", func, args,
                     current_app.config["REDIS_RETRY_SECONDS"], exc)
     except Exception as exc:  # noqa: BLE001 - never fail the request that already committed
@@ -92,8 +91,7 @@ def enqueue_many(queue_name: str, jobs: list[dict]) -> bool:
     …). All or none: False if Redis did not take them (the callers' fallbacks are enqueue's)."""
     if not jobs:
         return True
-    url = current_app.config["REDIS_URL"]
-    if time.monotonic() < _failed_until.get(url, 0.0):
+    if recently_failed():
         log.warning("Redis failed moments ago; not enqueuing %d jobs (%s, …)", len(jobs), jobs[0]["func"])
         return False
     try:
@@ -108,7 +106,7 @@ def enqueue_many(queue_name: str, jobs: list[dict]) -> bool:
             pipe.execute()
         return True
     except (RedisConnectionError, RedisTimeoutError) as exc:
-        _failed_until[url] = time.monotonic() + current_app.config["REDIS_RETRY_SECONDS"]
+        note_failure(exc)
         log.warning("could not enqueue %d jobs (%s, …; Redis skipped for %gs): %s", len(jobs), jobs[0]["func"],
                     current_app.config["REDIS_RETRY_SECONDS"], exc)
     except Exception as exc:  # noqa: BLE001 - never fail the request that already committed
