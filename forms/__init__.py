@@ -29,6 +29,27 @@ class FastSelect(widgets.Select):
 SelectField.widget = FastSelect()
 
 
+def radio_options(field, attrs=None) -> Markup:
+    """A RadioField's options as `<label class="check"><input …> text</label>`, the HTML of
+    iterating the field and calling each option (macros/forms.html) without binding a field
+    per option and reading its flags each time (~60 µs an option; the verify panel of every
+    new case draws five)."""
+    base = dict(field.render_kw or {}, **(attrs or {}))
+    for name in widgets.RadioInput.validation_attrs:  # what the field's validators imply
+        if name not in base and (value := getattr(field.flags, name, None)):
+            base[name] = value() if callable(value) else value
+    out = []
+    for i, choice in enumerate(field._iter_choices_normalized()):
+        kw = {"id": f"{field.id}-{i}", "type": "radio", **base}
+        kw.setdefault("value", str(choice.value))
+        if choice.selected:
+            kw.setdefault("checked", True)
+        kw["name"] = field.name
+        out.append(f'<label class="check"><input {widgets.html_params(**kw)}> '
+                   f'{escape(choice.label or choice.value)}</label>')
+    return Markup("".join(out))
+
+
 class BaseForm(FlaskForm):
     class Meta:
         @property

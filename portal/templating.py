@@ -67,7 +67,8 @@ def init_app(app) -> None:
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
         newstyle=True)
-    app.jinja_env.globals.update(_=_gettext, gettext=_gettext)
+    from forms import radio_options
+    app.jinja_env.globals.update(_=_gettext, gettext=_gettext, radio_options=radio_options)
     app.jinja_env.filters.update(
         dt=clock.fmt,
         dts=lambda v: clock.fmt(v, True),

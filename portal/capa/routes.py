@@ -22,12 +22,6 @@ from portal.submit import run_form
 
 
 @bp.app_template_global()
-def case_sheets(case) -> list[CorrectiveAction]:
-    """For the case page's block: the sheets answering the case, as the reader may see them."""
-    return queries.sheets_for_case(case, current_user)
-
-
-@bp.app_template_global()
 def sheets_waiting() -> int:
     """For my work: how many sheets wait for the reader (no query for those no sheet waits for)."""
     if not current_user.has_role(Role.HANDLER, Role.LEADER, Role.QUALITY):

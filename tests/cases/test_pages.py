@@ -34,3 +34,33 @@ def test_batch_lookup_at_intake_counts_only_visible_cases(app, as_user):
     assert "该批号暂无其他投诉" in as_user("rep_zz").get("/batches/lookup", query_string=lookup).get_data(as_text=True)
     assert "该批号已有 3 起投诉" in as_user("rep_cd").get("/batches/lookup", query_string=lookup).get_data(as_text=True)
     assert "该批号已有 3 起投诉" in as_user("quality").get("/batches/lookup", query_string=lookup).get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- what the page asks the database
+
+def _selects_from(app, client, path: str) -> list[str]:
+    """The table of each SELECT's first column in one request ("SELECT signature.id, …")."""
+    import re
+    import sqlalchemy as sa
+    from portal.extensions import db
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, params, context, executemany):
+        m = re.match(r'\s*SELECT\s+"?(\w+)"?\.', statement)
+        if m:
+            seen.append(m.group(1))
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_a_new_case_page_does_not_look_up_what_the_case_has_none_of(app, as_user):
+    """Signatures, pauses, clusters, corrective-action sheets and files are asked for once,
+    together; a case with none of them costs no look-up for each."""
+    case = make_case()
+    read = _selects_from(app, as_user("desk"), f"/cases/{case.number}")
+    for table in ("signature", "case_pause", "batch_cluster", "corrective_action", "attachment"):
+        assert table not in read, read
