@@ -49,6 +49,9 @@ def hung_redis():
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    # close() alone does not wake an accept() blocked in another thread on Linux (the join
+    # would wait out its 5 s); shutdown() does.
+    server.shutdown(socket.SHUT_RDWR)
     server.close()
     for conn in held:
         conn.close()
