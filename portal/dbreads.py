@@ -13,6 +13,8 @@ from __future__ import annotations
 from flask import Flask, request
 from sqlalchemy import event
 
+from portal.extensions import db
+
 READ_METHODS = ("GET", "HEAD")
 # Marks the request's own connection: other autocommit connections (the outbox recorder's)
 # commit each statement by design and are left alone.
@@ -44,3 +46,14 @@ def _transaction_before_writes(conn, clauseelement, multiparams, params, executi
     if getattr(clauseelement, "is_select", False) and getattr(clauseelement, "_for_update_arg", None) is None:
         return
     dbapi_conn.autocommit = False  # psycopg sends BEGIN with the statement about to run
+
+
+def rows(statement, params=None) -> list:
+    """The rows of a Core SELECT (columns, no ORM entities) on the session's own connection:
+    the same transaction and snapshot as `db.session.execute`, without the ORM's execute path
+    around it (~0.1 ms a statement, a fifth of the list page's user look-up). Anything the
+    session holds unflushed is flushed first, as its autoflush would."""
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection().execute(statement, params).all()

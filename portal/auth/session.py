@@ -14,7 +14,7 @@ from flask import (current_app, flash, g, has_request_context, make_response, re
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from portal import clock
+from portal import clock, dbreads
 from portal.auth.models import UserSession
 from portal.extensions import db
 from portal.org.models import OrgUnit, User, UserRole
@@ -60,7 +60,7 @@ def end() -> None:
 _USER_COLUMNS = tuple(User.__table__.c)
 _UNIT_COLUMNS = tuple(OrgUnit.__table__.c)
 _LOAD_USER = (
-    sa.select(*_USER_COLUMNS, *(c.label(f"unit_{c.key}") for c in _UNIT_COLUMNS), UserRole.role)
+    sa.select(*_USER_COLUMNS, *(c.label(f"unit__{c.key}") for c in _UNIT_COLUMNS), UserRole.role)
     .select_from(UserSession)
     .join(User, User.id == UserSession.user_id)
     .join(OrgUnit, OrgUnit.id == User.unit_id)
@@ -75,7 +75,7 @@ def load_user(ident: str):
     if not sid or not ident.isdigit():
         return None  # also every cookie from before server-side sessions ("id:epoch")
     stale = clock.utcnow() - _idle_limit() - timedelta(seconds=TOUCH_SECONDS)
-    rows = db.session.execute(_LOAD_USER, {"sid": sid, "uid": int(ident), "stale": stale}).all()
+    rows = dbreads.rows(_LOAD_USER, {"sid": sid, "uid": int(ident), "stale": stale})
     if not rows:
         return None
     return _persistent_user(rows)
@@ -93,7 +93,7 @@ def _persistent_user(rows) -> User:
     make_transient_to_detached(user)
     unit = db.session.identity_map.get(identity_key(OrgUnit, first.unit_id))
     if unit is None:
-        unit = OrgUnit(**{c.key: first._mapping[f"unit_{c.key}"] for c in _UNIT_COLUMNS})
+        unit = OrgUnit(**{c.key: first._mapping[f"unit__{c.key}"] for c in _UNIT_COLUMNS})
         make_transient_to_detached(unit)
         db.session.add(unit)
     set_committed_value(user, "unit", unit)

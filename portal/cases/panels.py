@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from wtforms.fields.choices import SelectChoice
 
 from forms import cases as f
-from portal import refcache
+from portal import dbreads, refcache
 from portal.batches.lookup import find_batch
 from portal.batches.models import Product
 from portal.capa.models import sheet_case
@@ -209,24 +209,25 @@ class CaseHas:
     sheets: bool
 
 
-def _exists(column) -> sa.ColumnElement:
-    return sa.exists().where(column == sa.bindparam("case_id"))
+_HAS_COLUMNS = (Attachment.case_id, Signature.case_id, CasePause.case_id, BatchClusterCase.case_id,
+                sheet_case.c.case_id)
+# Asked with the case itself (routes.get_case_page), or on their own for a case at hand.
+HAS_WITH_CASE = tuple(sa.exists().where(c == Case.id) for c in _HAS_COLUMNS)
+_CASE_HAS = sa.select(*(sa.exists().where(c == sa.bindparam("case_id")) for c in _HAS_COLUMNS))
 
 
-_CASE_HAS = sa.select(_exists(Attachment.case_id), _exists(Signature.case_id), _exists(CasePause.case_id),
-                      _exists(BatchClusterCase.case_id), _exists(sheet_case.c.case_id))
-
-
-def case_has(case: Case) -> CaseHas:
-    has = CaseHas(*db.session.execute(_CASE_HAS, {"case_id": case.id}).one())
+def case_has(case: Case, answers=None) -> CaseHas:
+    """`answers`: the HAS_WITH_CASE columns of the case's own row, when it came with them."""
+    has = CaseHas(*(answers if answers is not None
+                    else dbreads.rows(_CASE_HAS, {"case_id": case.id})[0]))
     if not has.attachments and "attachments" not in case.__dict__:
         set_committed_value(case, "attachments", [])  # case.photos, case.documents: no lazy load
     return has
 
 
 def detail_context(case: Case, failed_action: str | None = None, failed_form=None,
-                   message: str | None = None) -> dict:
-    has = case_has(case)
+                   message: str | None = None, has: CaseHas | None = None) -> dict:
+    has = has or case_has(case)
     actions = operations.available(case, current_user)
     forms = panel_forms(case, actions)
     if failed_action and failed_form is not None:

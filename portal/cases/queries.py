@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from portal.batches.lookup import normalise_batch_no
+from portal import dbreads
 from portal.cases import access, audience
 from portal.cases.enums import Klass
 from portal.cases.models import Case, Category, phone_digits
@@ -182,7 +183,7 @@ def list_cases(user, f: CaseFilters, page_size: int = 50):
         q = q.order_by(*SORTS[f.sort]).limit(page_size + 1).offset((f.page - 1) * page_size)
         if not clauses and f.page <= 20:
             _UNFILTERED[key] = q
-    rows = db.session.execute(q).all()
+    rows = dbreads.rows(q)
     return rows[:page_size], len(rows) > page_size
 
 
@@ -343,7 +344,7 @@ def inbox(user, limit: int = 200, steps: list[Step] | None = None):
     q = _INBOX_SELECT.where(inbox_clause(user))
     if steps:
         q = q.where(Case.step.in_(steps))
-    return db.session.execute(q.order_by(*_INBOX_ORDER).limit(limit)).all()
+    return dbreads.rows(q.order_by(*_INBOX_ORDER).limit(limit))
 
 
 def inbox_count(user) -> int:
@@ -362,7 +363,7 @@ def related_on_batch(case: Case, user, limit: int = 20):
     clause = access.visible_clause(user)
     if clause is not None:
         q = q.where(clause)
-    return db.session.execute(q.order_by(Case.received_at.desc()).limit(limit)).all()
+    return dbreads.rows(q.order_by(Case.received_at.desc()).limit(limit))
 
 
 def earlier_of_customer(case: Case, user, limit: int = 10):
@@ -375,4 +376,4 @@ def earlier_of_customer(case: Case, user, limit: int = 10):
     clause = access.visible_clause(user)
     if clause is not None:
         q = q.where(clause)
-    return db.session.execute(q.order_by(Case.received_at.desc()).limit(limit)).all()
+    return dbreads.rows(q.order_by(Case.received_at.desc()).limit(limit))

@@ -23,15 +23,28 @@ from portal.org.tree import unit_tree
 from portal.submit import run_form
 
 
-def get_case(number: str) -> Case:
-    """The case by number if the current user may see it; 404 otherwise (no hint it exists)."""
+def _case_query(number: str, *columns):
     # The registering user comes with the case (a join); their roles only if something asks.
-    q = sa.select(Case).where(Case.number == number).options(
+    return sa.select(Case, *columns).where(Case.number == number).options(
         defaultload(Case.registered_by).lazyload(User.role_rows))
-    case = db.session.execute(q).unique().scalar_one_or_none()
+
+
+def _visible_or_404(case: Case | None) -> Case:
     if case is None or not access.can_view(case, current_user):
-        abort(404)
+        abort(404)  # no hint the case exists
     return case
+
+
+def get_case(number: str) -> Case:
+    """The case by number if the current user may see it; 404 otherwise."""
+    return _visible_or_404(db.session.execute(_case_query(number)).unique().scalar_one_or_none())
+
+
+def get_case_page(number: str) -> tuple[Case, panels.CaseHas]:
+    """The case for its page, with which of the page's collections it has rows in (one query)."""
+    row = db.session.execute(_case_query(number, *panels.HAS_WITH_CASE)).unique().first()
+    case = _visible_or_404(row[0] if row else None)
+    return case, panels.case_has(case, row[1:])
 
 
 @bp.route("/")
@@ -110,16 +123,16 @@ def staged_thumb(token: str):
 @bp.route("/<number>")
 @login_required
 def detail(number: str):
-    case = get_case(number)
-    return render_template("cases/detail.html", **panels.detail_context(case))
+    case, has = get_case_page(number)
+    return render_template("cases/detail.html", **panels.detail_context(case, has=has))
 
 
 @bp.route("/<number>/main")
 @login_required
 def main(number: str):
     """The case body alone (refreshed by htmx after a step)."""
-    case = get_case(number)
-    return render_template("cases/_main.html", **panels.detail_context(case))
+    case, has = get_case_page(number)
+    return render_template("cases/_main.html", **panels.detail_context(case, has=has))
 
 
 @bp.route("/<number>/act/<action>", methods=["POST"])
