@@ -63,3 +63,35 @@ def test_list_rows_drawn_in_python_escape_stored_text_and_translate(app, as_user
     desk.get("/lang/en")
     html = desk.get("/cases/", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'data-label="Customer"' in html
+
+
+def test_the_kept_header_follows_the_readers_name_roles_language_and_page(app, as_user):
+    """The signed-in header is drawn once per reader and page and kept (templating.topbar):
+    a new name or role, another language or page must still show at once."""
+    import re
+    from portal.extensions import db
+    from portal.org.enums import Role
+    from tests.conftest import user
+
+    quality = as_user("quality")
+    page = quality.get("/cases/").get_data(as_text=True)
+    assert "批号聚集" in page and 'class="active">投诉列表' in page
+    assert 'class="active">我的待办' in quality.get("/work").get_data(as_text=True)
+
+    q = user("quality")
+    old_name = q.name
+    q.name = "改名后的质量员"
+    q.roles = [r for r in q.roles if r != Role.QUALITY] + [Role.LEADER]
+    db.session.commit()
+    page = quality.get("/cases/").get_data(as_text=True)
+    assert "改名后的质量员" in page and old_name not in page.split("<main")[0]
+    assert "批号聚集" not in page
+
+    english = quality.get("/cases/?lang=en").get_data(as_text=True)
+    assert "My work" in english.split("<main")[0]
+
+    # The logout form carries this session's own token, the one the page's htmx sends.
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', page.split("<main")[0]))
+    assert tokens == set(re.findall(r'"X-CSRFToken": "([^"]+)"', page))
+    other = as_user("desk").get("/cases/").get_data(as_text=True)
+    assert not tokens & set(re.findall(r'name="csrf_token" value="([^"]+)"', other))
