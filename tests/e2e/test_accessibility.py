@@ -9,7 +9,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.conftest import make_case_at
-from tests.e2e.conftest import PHONE
+from tests.e2e.conftest import PHONE, settle
 
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
 CONTEXTS = {"phone": PHONE, "desktop": DESKTOP}
@@ -33,7 +33,7 @@ def serious_violations(page) -> list[str]:
 
 def check(page, path: str, failures: list[str]) -> None:
     page.goto(path)
-    page.wait_for_load_state("networkidle")
+    settle(page)
     failures.extend(f"{path}: {line}" for line in serious_violations(page))
 
 
@@ -52,7 +52,7 @@ def test_login_and_error_pages(browser, live_server, device):
         page.fill("#username", "rep_cd")
         page.fill("#password", "wrong-password")
         page.locator("form button[type=submit]").click()
-        page.wait_for_load_state("networkidle")
+        settle(page)
         failures.extend(f"/auth/login (failed): {line}" for line in serious_violations(page))
         check(page, "/no-such-page", failures)
     finally:
@@ -104,13 +104,13 @@ def test_admin_pages(app, login_as, device):
     link = page.locator("main a[href^='/admin/users/']").filter(has_not_text="新").first
     if link.count():
         link.click()
-        page.wait_for_load_state("networkidle")
+        settle(page)
         failures.extend(f"user edit: {line}" for line in serious_violations(page))
     page.goto("/admin/units")
     link = page.locator("main a[href^='/admin/units/']").filter(has_not_text="新").first
     if link.count():
         link.click()
-        page.wait_for_load_state("networkidle")
+        settle(page)
         failures.extend(f"unit edit: {line}" for line in serious_violations(page))
     assert not failures, f"{name}:\n" + "\n".join(failures)
 
@@ -177,7 +177,7 @@ def test_product_and_batch_register_pages(app, login_as, device):
     page.fill("#batch_no", "2026 11 01")
     page.fill("#production_date", "2099-01-01")
     page.locator("main form button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     failures.extend(f"refused batch form: {line}" for line in serious_violations(page))
     visit(login_as("quality", **ctx), "/catalog/batches")
     assert not failures, f"{name}:\n" + "\n".join(failures)

@@ -11,6 +11,7 @@ from portal import clock
 from portal.clock import SHANGHAI, utcnow
 from portal.reports import assessment as asm
 from tests.conftest import make_case_at
+from tests.e2e.conftest import settle
 from tests.e2e.test_accessibility import CONTEXTS, check
 
 
@@ -31,7 +32,7 @@ def test_quality_leader_freezes_last_month(app, login_as, name):
     assert "生产一部" in page.locator("#assessment-units").inner_text()
     page.fill("#password", "demo1234")
     page.get_by_role("button", name="冻结并签署").click()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert "已冻结签署" in page.content() and "王军" in page.content()
     check(page, "/reports/assessment/", failures)
     assert not failures, f"{name}:\n" + "\n".join(failures)

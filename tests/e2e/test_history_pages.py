@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.catalog.test_import import csv_bytes
+from tests.e2e.conftest import settle
 from tests.e2e.test_accessibility import CONTEXTS, check, serious_violations
 
 
@@ -21,11 +22,11 @@ def test_history_pages_are_accessible_on_phone_and_desktop(app, login_as, tmp_pa
     page.goto("/reports/history/")
     page.set_input_files("#file", str(good))
     page.locator("main form button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert "2025-02" in page.content()
     page.set_input_files("#file", str(bad))
     page.locator("main form button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert "第 2 行：" in page.content()
     failures.extend(f"refused import: {line}" for line in serious_violations(page))
     for path in ("/reports/history/", "/reports/history/volumes"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import category
+from tests.e2e.conftest import settle
 from tests.e2e.test_accessibility import CONTEXTS, check
 
 
@@ -18,6 +19,6 @@ def test_reference_admin_pages(app, login_as, device):
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (device, path)
     page.goto("/admin/rules")
     page.locator("main table a").first.click()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     check(page, page.url, failures)
     assert not failures, f"{device}:\n" + "\n".join(failures)

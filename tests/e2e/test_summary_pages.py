@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from portal.reports.summary import Period
+from tests.e2e.conftest import settle
 from tests.e2e.test_accessibility import CONTEXTS, check, serious_violations
 
 
@@ -28,7 +29,7 @@ def test_a_leader_downloads_last_weeks_summary(app, login_as, tmp_path, name):
     page.select_option("#kind", "monthly")
     page.fill("#period", "十一月")
     page.locator("main form button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    settle(page)
     assert "月报如 2026-11" in page.locator("[role=alert]").inner_text()
     failures.extend(f"refused period: {line}" for line in serious_violations(page))
     assert not failures, f"{name}:\n" + "\n".join(failures)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import make_case_at
+from tests.e2e.conftest import settle
 from tests.e2e.test_accessibility import CONTEXTS, check
 
 LESSONS = "先电话致歉再上门，带同批次留样当面比对"
@@ -29,8 +30,11 @@ def test_quality_marks_a_case_typical_and_a_rep_finds_it_masked(app, login_as):
     rep = login_as("rep_zz", **CONTEXTS["phone"])
     rep.goto("/work")
     rep.get_by_role("link", name="典型案例").click()
-    rep.fill("#q", "头发")
-    rep.wait_for_load_state("networkidle")
+    settle(rep)  # htmx has taken the search form over
+    # The search goes out 400 ms after the typing (hx-trigger delay): wait for its answer, then the swap.
+    with rep.expect_response(lambda r: "/reports/typical/?" in r.url and "q=" in r.url):
+        rep.fill("#q", "头发")
+    settle(rep)
     entry = rep.locator(".typical-entry")
     entry.wait_for()
     text = entry.inner_text()
