@@ -240,7 +240,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         waiting = queries.inbox(current_user, limit=2, steps=[Step.APPROVE, Step.SIGN_OFF])
         next_approval = next((r.number for r in waiting if r.number != case.number), None)
     events = case_events(case.id)
-    batch_cases = queries.related_on_batch(case, current_user)
+    batch_cases, earlier = queries.neighbours(case, current_user)
     messages = page_messages(case)
     return {
         "next_approval": next_approval,
@@ -250,7 +250,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "approval_reasons": reason_texts(case.approval_reasons), "decided_by": decided_by(case),
         "signatures": case_signatures(case.id) if has.signatures else [], "batch": batch,
         "batch_cases": batch_cases, "batch_case_total": batch_cases[0].total if batch_cases else 0,
-        "earlier": queries.earlier_of_customer(case, current_user),
+        "earlier": earlier,
         "full_phone": access.sees_full_phone(case, current_user),
         "State": State,
         "hurry": hurry.panel_state(case, current_user, events=events),  # H4: the 催办 panel (None: not shown)

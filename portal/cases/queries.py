@@ -352,28 +352,28 @@ def inbox_count(user) -> int:
         sa.select(sa.func.count()).select_from(Case).where(inbox_clause(user))).scalar_one()
 
 
-def related_on_batch(case: Case, user, limit: int = 20):
-    """The newest other cases on the case's batch that `user` may see, each row carrying
-    `total`, how many there are in all (a window count: one query for the list and its heading)."""
-    if not case.batch_no:
-        return []
-    q = sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.customer_name,
-                  sa.func.count().over().label("total")).where(
-        Case.batch_no == case.batch_no, Case.id != case.id)
+def neighbours(case: Case, user, on_batch: int = 20, earlier: int = 10) -> tuple[list, list]:
+    """The case page's two lists of other cases `user` may see, in one statement: the newest
+    on the case's batch (each row carrying `total`, how many there are in all: a window
+    count, for the heading), and the earlier ones from the same phone (repeat complaints).
+    Rows have number, received_at, state and `name`: the customer's, or the product's."""
     clause = access.visible_clause(user)
+    parts = []
+    if case.batch_no:
+        parts.append(sa.select(sa.literal("batch").label("list"), Case.number, Case.received_at, Case.state,
+                               Case.customer_name.label("name"), sa.func.count().over().label("total"))
+                     .where(Case.batch_no == case.batch_no, Case.id != case.id)
+                     .order_by(Case.received_at.desc()).limit(on_batch))
+    if case.customer_phone_rev:
+        parts.append(sa.select(sa.literal("earlier").label("list"), Case.number, Case.received_at, Case.state,
+                               Case.product_name.label("name"), sa.cast(sa.null(), sa.BigInteger).label("total"))
+                     .where(Case.customer_phone_rev == case.customer_phone_rev, Case.id != case.id,
+                            Case.received_at <= case.received_at)
+                     .order_by(Case.received_at.desc()).limit(earlier))
+    if not parts:
+        return [], []
     if clause is not None:
-        q = q.where(clause)
-    return dbreads.rows(q.order_by(Case.received_at.desc()).limit(limit))
-
-
-def earlier_of_customer(case: Case, user, limit: int = 10):
-    """Repeat complaints: earlier cases from the same phone number."""
-    if not case.customer_phone_rev:
-        return []
-    q = sa.select(Case.id, Case.number, Case.received_at, Case.state, Case.product_name).where(
-        Case.customer_phone_rev == case.customer_phone_rev, Case.id != case.id,
-        Case.received_at <= case.received_at)
-    clause = access.visible_clause(user)
-    if clause is not None:
-        q = q.where(clause)
-    return dbreads.rows(q.order_by(Case.received_at.desc()).limit(limit))
+        parts = [p.where(clause) for p in parts]
+    both = sa.union_all(*(sa.select(p.subquery()) for p in parts)).subquery()
+    rows = dbreads.rows(sa.select(both).order_by(both.c.list, both.c.received_at.desc()))
+    return [r for r in rows if r.list == "batch"], [r for r in rows if r.list == "earlier"]

@@ -36,6 +36,35 @@ def test_batch_lookup_at_intake_counts_only_visible_cases(app, as_user):
     assert "该批号已有 3 起投诉" in as_user("quality").get("/batches/lookup", query_string=lookup).get_data(as_text=True)
 
 
+
+def test_the_page_lists_the_batch_s_other_cases_and_the_customer_s_earlier_ones(app, as_user):
+    """Both asides of the case page: other cases on the batch (with the customer's name) and
+    earlier complaints from the same phone, dash or not (with the product), newest first,
+    each as far as the reader may see it."""
+    first = make_case("rep_cd", customer_phone="0371-55551234", product_name="猪肉水饺", batch_no="B1")
+    second = make_case("rep_zz", customer_phone="037155551234", product_name="韭菜水饺", batch_no="B2")
+    other = make_case("rep_cd", customer_name="李娜", customer_phone="13800001111", batch_no="B2")
+    now = make_case("rep_cd", customer_phone="0371 5555 1234", product_name="三鲜水饺", batch_no="B2")
+    later = make_case("rep_cd", customer_phone="037155551234", product_name="汤圆", batch_no="B9")
+
+    def aside(who, case, heading):
+        html = as_user(who).get(f"/cases/{case.number}").get_data(as_text=True)
+        part = html.split(heading, 1)[1].split("</section>", 1)[0] if heading in html else ""
+        return [line for line in part.split("<li>")[1:]]
+
+    earlier = aside("desk", now, "该顾客以往投诉")
+    assert [second.number in e and "韭菜水饺" in e for e in earlier] == [True, False]
+    assert first.number in earlier[1] and "猪肉水饺" in earlier[1]
+    assert not any(later.number in e for e in earlier)  # not earlier than this one
+    on_batch = aside("desk", now, "同批号投诉（2）")
+    assert [other.number in b and "李娜" in b for b in on_batch] == [True, False]
+    assert second.number in on_batch[1]
+    # 成都's rep sees 成都's cases only: 郑州's earlier complaint and batch case are not listed.
+    earlier = aside("rep_cd", now, "该顾客以往投诉")
+    assert len(earlier) == 1 and first.number in earlier[0]
+    assert len(aside("rep_cd", now, "同批号投诉（1）")) == 1
+
+
 # ---------------------------------------------------------------- what the page asks the database
 
 def _selects_from(app, client, path: str) -> list[str]:
