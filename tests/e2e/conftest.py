@@ -50,7 +50,9 @@ def live_server(app):
     """The test's `app` (wiped and seeded database) served on a free port; yields the base URL."""
     from werkzeug.serving import make_server
     server = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: the OS picks a free one
-    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
+    # shutdown() waits until serve_forever next looks at its flag: once per poll_interval (0.5 s by default).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="e2e-live-server", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -67,7 +67,9 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port or 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # stop() waits until serve_forever next looks at its flag: once per poll_interval (0.5 s by default).
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
         return self
 
