@@ -3,7 +3,7 @@ from flask_babel import get_locale, gettext as _
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import widgets
-from wtforms.fields.choices import SelectField
+from wtforms.fields.choices import Choice, SelectField
 
 
 class FastSelect(widgets.Select):
@@ -15,6 +15,26 @@ class FastSelect(widgets.Select):
     @classmethod
     def _dispatch_render_option(cls):
         return cls.render_option
+
+    def __call__(self, field, **kwargs):
+        # The stock widget reads the choices twice (has_groups, then the options), building a
+        # SelectChoice and a Choice per option each time; here once, unless there are groups.
+        choices = field._choices_from_input(field.choices) or []
+        if type(field).iter_choices is not SelectField.iter_choices or any(
+                c.optgroup is not None for c in choices):
+            return super().__call__(field, **kwargs)
+        kwargs.setdefault("id", field.id)
+        flags = field.flags
+        for name in self.validation_attrs:
+            if name not in kwargs and (value := getattr(flags, name, None)):
+                kwargs[name] = value
+        html = [f"<select {widgets.html_params(name=field.name, **kwargs)}>"]
+        coerce, data = field.coerce, field.data
+        for c in choices:
+            html.append(self.render_option(Choice(value=c.value, label=c.label, selected=coerce(c.value) == data,
+                                                  render_kw=c.render_kw)))
+        html.append("</select>")
+        return Markup("".join(html))
 
     @classmethod
     def render_option(cls, choice, **kwargs):

@@ -352,28 +352,45 @@ def inbox_count(user) -> int:
         sa.select(sa.func.count()).select_from(Case).where(inbox_clause(user))).scalar_one()
 
 
-def neighbours(case: Case, user, on_batch: int = 20, earlier: int = 10) -> tuple[list, list]:
+def _neighbours_select(on_batch: bool, earlier: bool, clause) -> sa.Select:
+    parts = []
+    if on_batch:
+        parts.append(sa.select(sa.literal("batch").label("list"), Case.number, Case.received_at, Case.state,
+                               Case.customer_name.label("name"), sa.func.count().over().label("total"))
+                     .where(Case.batch_no == sa.bindparam("batch_no"), Case.id != sa.bindparam("case_id"))
+                     .order_by(Case.received_at.desc()).limit(NEIGHBOURS_ON_BATCH))
+    if earlier:
+        parts.append(sa.select(sa.literal("earlier").label("list"), Case.number, Case.received_at, Case.state,
+                               Case.product_name.label("name"), sa.cast(sa.null(), sa.BigInteger).label("total"))
+                     .where(Case.customer_phone_rev == sa.bindparam("phone_rev"), Case.id != sa.bindparam("case_id"),
+                            Case.received_at <= sa.bindparam("received_at"))
+                     .order_by(Case.received_at.desc()).limit(NEIGHBOURS_EARLIER))
+    if clause is not None:
+        parts = [p.where(clause) for p in parts]
+    both = sa.union_all(*(sa.select(p.subquery()) for p in parts)).subquery()
+    return sa.select(both).order_by(both.c.list, both.c.received_at.desc())
+
+
+NEIGHBOURS_ON_BATCH, NEIGHBOURS_EARLIER = 20, 10
+# Built once for those who see every case (the desk, quality): see _UNFILTERED.
+_NEIGHBOURS_ALL: dict[tuple[bool, bool], sa.Select] = {}
+
+
+def neighbours(case: Case, user) -> tuple[list, list]:
     """The case page's two lists of other cases `user` may see, in one statement: the newest
     on the case's batch (each row carrying `total`, how many there are in all: a window
     count, for the heading), and the earlier ones from the same phone (repeat complaints).
     Rows have number, received_at, state and `name`: the customer's, or the product's."""
-    clause = access.visible_clause(user)
-    parts = []
-    if case.batch_no:
-        parts.append(sa.select(sa.literal("batch").label("list"), Case.number, Case.received_at, Case.state,
-                               Case.customer_name.label("name"), sa.func.count().over().label("total"))
-                     .where(Case.batch_no == case.batch_no, Case.id != case.id)
-                     .order_by(Case.received_at.desc()).limit(on_batch))
-    if case.customer_phone_rev:
-        parts.append(sa.select(sa.literal("earlier").label("list"), Case.number, Case.received_at, Case.state,
-                               Case.product_name.label("name"), sa.cast(sa.null(), sa.BigInteger).label("total"))
-                     .where(Case.customer_phone_rev == case.customer_phone_rev, Case.id != case.id,
-                            Case.received_at <= case.received_at)
-                     .order_by(Case.received_at.desc()).limit(earlier))
-    if not parts:
+    shape = (bool(case.batch_no), bool(case.customer_phone_rev))
+    if not any(shape):
         return [], []
-    if clause is not None:
-        parts = [p.where(clause) for p in parts]
-    both = sa.union_all(*(sa.select(p.subquery()) for p in parts)).subquery()
-    rows = dbreads.rows(sa.select(both).order_by(both.c.list, both.c.received_at.desc()))
+    clause = access.visible_clause(user)
+    if clause is None:
+        q = _NEIGHBOURS_ALL.get(shape)
+        if q is None:
+            q = _NEIGHBOURS_ALL[shape] = _neighbours_select(*shape, None)
+    else:
+        q = _neighbours_select(*shape, clause)
+    rows = dbreads.rows(q, {"case_id": case.id, "batch_no": case.batch_no, "phone_rev": case.customer_phone_rev,
+                            "received_at": case.received_at})
     return [r for r in rows if r.list == "batch"], [r for r in rows if r.list == "earlier"]
