@@ -75,7 +75,7 @@ class BaseForm(FlaskForm):
         @property
         def locales(self):
             # WTForms ships its own Chinese and English messages ("不是有效的整数。"); use the
-            # page's language. Our own labels and messages are lazy_gettext strings.
+            # page's language. Our own labels and messages are lazy strings (portal.i18n.lazy_text).
             loc = get_locale()
             return ["en"] if loc is not None and loc.language == "en" else ["zh"]
 

@@ -1,7 +1,7 @@
 """Admin forms: users and organisation units. They check that the form is filled in;
 the rules every caller must obey (unique names, no cycles, active units) live in
 portal.org.operations."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -9,6 +9,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from forms import BaseForm
 from forms.cases import PHONE, REQUIRED
 from portal.org.enums import Role, UnitKind
+from portal.i18n import lazy_text as _l
 
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("请输入正确的电子邮箱"))
 INDENT = "\u3000"  # a full-width space keeps the tree readable inside a <select>

@@ -1,10 +1,11 @@
 """Admin form for an integration's API token; portal.api.tokens checks the rules."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from wtforms import BooleanField, IntegerField, StringField
 from wtforms.validators import Length, Optional
 
 from forms import BaseForm
 from forms.admin import CheckboxesField
+from portal.i18n import lazy_text as _l
 
 
 class ApiTokenForm(BaseForm):

@@ -1,9 +1,9 @@
 """Login and password forms."""
-from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from forms import BaseForm
+from portal.i18n import lazy_text as _l
 
 
 class LoginForm(BaseForm):

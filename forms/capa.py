@@ -5,7 +5,7 @@ the panels module only pairs a form with an operation."""
 import re
 import secrets
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from wtforms import (DateField, HiddenField, IntegerField, MultipleFileField, PasswordField,
                      RadioField, SelectField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from forms import BaseForm
 from forms.cases import BATCH, INTAKE_KEY, REQUIRED, StepForm
 from portal.capa.states import MAX_WHYS, Layout
+from portal.i18n import lazy_text as _l
 
 
 

@@ -1,13 +1,13 @@
 """Forms of the complaint: intake and each workflow step.
 
-Labels and messages are lazy_gettext strings; choices built from enums are callables, so they
+Labels and messages are lazy strings (portal.i18n.lazy_text); choices built from enums are callables, so they
 are labelled in the language of the request that shows the form, not at import."""
 import functools
 import re
 import secrets
 from datetime import timezone
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from wtforms import (BooleanField, DateField, DateTimeLocalField, DecimalField, HiddenField, IntegerField,
                      MultipleFileField, PasswordField, RadioField, SelectField, StringField,
                      TextAreaField)
@@ -18,7 +18,7 @@ from forms import BaseForm
 from portal.cases.enums import (Channel, CustomerType, Kind, Klass, Responsibility, SettlementForm,
                                 Validity)
 from portal.clock import SHANGHAI
-from portal.i18n import locale_code
+from portal.i18n import lazy_text as _l, locale_code
 
 PHONE = Regexp(r"^\+?[0-9][0-9 \-]{4,19}$", message=_l("请输入正确的电话号码（数字，可含 - 和空格）"))
 BATCH = Regexp(r"^[A-Za-z0-9\-_/.]{1,40}$", message=_l("批号只能包含字母、数字和 - _ / . 符号"))

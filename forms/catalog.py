@@ -1,7 +1,7 @@
 """Forms of the product and batch register. They carry what was typed; the rules (formats,
 ranges, unique codes, active products and departments) live in portal/catalog/rules.py and
 portal/catalog/operations.py, which the spreadsheet import applies too."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from flask_wtf.file import FileField
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from forms import BaseForm
 from forms.cases import REQUIRED
 from portal.catalog.models import ImportKind
+from portal.i18n import lazy_text as _l
 
 
 class ProductForm(BaseForm):

@@ -1,11 +1,11 @@
 """Forms of the batch clusters: the rule, quality's class decision, closing a cluster.
 They carry what was typed; portal.clusters.operations checks it and says what is wrong."""
-from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from forms import BaseForm
 from forms.cases import StepForm
+from portal.i18n import lazy_text as _l
 
 
 class RuleForm(BaseForm):

@@ -2,12 +2,12 @@
 
 The rules (required, 1–5, lengths) are the operations' (portal/customer/operations.py), whose
 messages go beside each field; these forms only carry the fields and the case version."""
-from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, RadioField, TextAreaField
 from wtforms.validators import Optional
 
 from forms import BaseForm
 from portal.cases.enums import SATISFACTION_DIMENSIONS
+from portal.i18n import lazy_text as _l
 
 SCORES = [(str(n), str(n)) for n in range(1, 6)]
 

@@ -1,10 +1,10 @@
 """催办 (hurry-up): the step the page showed, and an optional short remark for the mail."""
-from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from forms import BaseForm
 from portal.cases.hurry import NOTE_MAX
+from portal.i18n import lazy_text as _l
 
 
 class HurryForm(BaseForm):

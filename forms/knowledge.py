@@ -1,9 +1,9 @@
 """The typical-case form: lessons learned and tags (the operation checks and normalises them)."""
-from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from forms import BaseForm
+from portal.i18n import lazy_text as _l
 
 
 class TypicalForm(BaseForm):

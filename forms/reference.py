@@ -1,7 +1,7 @@
 """Admin forms for the cause tree and the compensation rules. They carry what was typed; the
 rules (two levels, unique names and codes, amounts in range, one rule per class and cause)
 are checked by portal.cases.reference, which says what is wrong beside each field."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -9,6 +9,7 @@ from forms import BaseForm
 from forms.cases import REQUIRED
 from portal.cases.enums import Klass
 from portal.cases.models import Approver
+from portal.i18n import lazy_text as _l
 
 
 class CategoryForm(BaseForm):

@@ -1,6 +1,5 @@
 """Forms of the history and production volume pages: they carry what was typed; the rules
 are portal/reports/history.py's and volumes.py's, which the imports apply too."""
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
@@ -8,6 +7,7 @@ from wtforms.validators import DataRequired, Length
 from forms import BaseForm
 from forms.cases import REQUIRED
 from portal.reports.history import LedgerSource
+from portal.i18n import lazy_text as _l
 
 
 class LedgerImportForm(BaseForm):

@@ -1,11 +1,12 @@
 """Admin form for a unit's group robot; portal.notify.robot_settings checks the rules."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
 from forms import BaseForm
 from forms.admin import unit_choices
 from portal.notify.robot_settings import RobotVendor
+from portal.i18n import lazy_text as _l
 
 
 class RobotForm(BaseForm):

@@ -1,7 +1,7 @@
 """Admin forms for time limits and the holiday calendar. They carry what was typed; the rules
 (no negative limit, reminder points in order, repeat needs its interval) are checked by
 portal.sla.operations, which says what is wrong beside each field."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -10,6 +10,7 @@ from forms.cases import REQUIRED
 from portal.cases.enums import Channel, Klass
 from portal.sla.enums import BreachAction, CalendarKind, DayKind
 from portal.steps import Clock, Step
+from portal.i18n import lazy_text as _l
 
 
 def target_choices() -> list[tuple[str, str]]:

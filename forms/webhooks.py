@@ -1,12 +1,12 @@
 """Admin form for a webhook endpoint; portal.webhooks.operations checks the rules."""
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 from wtforms.validators import Length
 
 from forms import BaseForm
 from forms.admin import CheckboxesField
 from portal.webhooks.events import EVENTS
+from portal.i18n import lazy_text as _l
 
 
 class WebhookForm(BaseForm):

@@ -3,6 +3,7 @@ from babel import Locale
 from flask import g, has_request_context, request
 from flask_babel import force_locale as _force_locale
 from flask_babel import get_locale, gettext
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
 
@@ -51,3 +52,10 @@ def text(msgid: str, code: str | None = None) -> str:
     if key not in _fixed:
         _fixed[key] = gettext(msgid)
     return _fixed[key]
+
+
+def lazy_text(msgid: str) -> LazyString:
+    """lazy_gettext of a fixed string through `text`: the forms' labels, placeholders and
+    messages. Flask-Babel's own lazy string walks its context on every use (~50 calls), and
+    a case page's panels read about thirty of them."""
+    return LazyString(text, msgid)

@@ -1,6 +1,7 @@
 """The case's audit events as a readable timeline."""
 import sqlalchemy as sa
 
+from portal import dbreads
 from portal.extensions import db
 from portal.labels import N_
 from portal.signing.models import AuditEvent, Signature
@@ -35,10 +36,16 @@ def event_label(event) -> str:
     return ACTION_LABELS.get(event.action, event.action)
 
 
-def case_events(case_id: int):
-    return db.session.execute(
-        sa.select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.action != "signed")
-        .order_by(AuditEvent.seq)).scalars().all()
+_CASE_EVENTS = (sa.select(AuditEvent.id, AuditEvent.seq, AuditEvent.at, AuditEvent.actor_name, AuditEvent.action,
+                          AuditEvent.after, AuditEvent.note)
+                .where(AuditEvent.case_id == sa.bindparam("case_id"), AuditEvent.action != "signed")
+                .order_by(AuditEvent.seq))
+
+
+def case_events(case_id: int) -> list:
+    """The case's timeline, oldest first: rows of what it shows (seq, at, actor_name, action,
+    after, note), not AuditEvent objects; every case page reads them."""
+    return dbreads.rows(_CASE_EVENTS, {"case_id": case_id})
 
 
 def case_signatures(case_id: int):

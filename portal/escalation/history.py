@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from portal import refcache
+from portal import dbreads, refcache
 from portal.escalation.models import CaseEscalation, LadderLevel
 from portal.extensions import db
 from portal.labels import N_
@@ -62,7 +62,7 @@ def level_names() -> list:
 
 def page_messages(case) -> list:
     """The case's reminders, escalations and customer SMS in one query (the case page)."""
-    return db.session.execute(_PAGE_MESSAGES, {"case_id": case.id}).all()
+    return dbreads.rows(_PAGE_MESSAGES, {"case_id": case.id})
 
 
 def history(case, messages) -> dict:
