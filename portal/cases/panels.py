@@ -24,6 +24,8 @@ from portal.cases.models import Attachment, Case, Category
 from portal.cases.states import State, Step
 from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures, event_label
 from portal.clusters.models import BatchClusterCase
+from portal.customer import links as customer_links
+from portal.customer.models import CaseLink
 from portal.clusters.queries import cluster_of_case
 from portal.errors import ValidationError
 from portal.escalation.history import history as escalation_history, page_messages
@@ -197,29 +199,48 @@ def panel_forms(case: Case, actions: list[str]) -> dict:
     return forms
 
 
+_NOT_READ = object()
+
+
 @dataclass(frozen=True)
 class CaseHas:
-    """Which of the case page's collections the case has any rows in. Most cases have no
-    signature, pause, cluster or corrective-action sheet yet: one query of five EXISTS
-    spares the page a look-up for each of them."""
+    """Which of the case page's collections the case has any rows in, and the token of its
+    customer link in force. Most cases have no signature, pause, cluster or corrective-action
+    sheet yet: one query of five EXISTS spares the page a look-up for each of them.
+    `batch`: the case's registered batch when it came with the case row (routes.get_case_page);
+    otherwise the page looks it up."""
     attachments: bool
     signatures: bool
     pauses: bool
     clusters: bool
     sheets: bool
+    link_token: str | None
+    batch: object = _NOT_READ
+
+    def case_batch(self, case: Case):
+        return find_batch(case.batch_no) if self.batch is _NOT_READ else self.batch
 
 
 _HAS_COLUMNS = (Attachment.case_id, Signature.case_id, CasePause.case_id, BatchClusterCase.case_id,
                 sheet_case.c.case_id)
+
+
+def _link_token(case_id):
+    return customer_links.current_link_query(case_id, CaseLink.token).scalar_subquery()
+
+
 # Asked with the case itself (routes.get_case_page), or on their own for a case at hand.
-HAS_WITH_CASE = tuple(sa.exists().where(c == Case.id) for c in _HAS_COLUMNS)
-_CASE_HAS = sa.select(*(sa.exists().where(c == sa.bindparam("case_id")) for c in _HAS_COLUMNS))
+HAS_WITH_CASE = (*(sa.exists().where(c == Case.id) for c in _HAS_COLUMNS),
+                 _link_token(Case.id).correlate(Case))
+_CASE_HAS = sa.select(*(sa.exists().where(c == sa.bindparam("case_id")) for c in _HAS_COLUMNS),
+                      _link_token(sa.bindparam("case_id")))
 
 
-def case_has(case: Case, answers=None) -> CaseHas:
-    """`answers`: the HAS_WITH_CASE columns of the case's own row, when it came with them."""
+def case_has(case: Case, answers=None, **read) -> CaseHas:
+    """`answers`: the HAS_WITH_CASE columns of the case's own row, when it came with them;
+    `read`: what else came with it (batch)."""
     has = CaseHas(*(answers if answers is not None
-                    else dbreads.rows(_CASE_HAS, {"case_id": case.id})[0]))
+                    else dbreads.rows(_CASE_HAS, {"case_id": case.id})[0]), **read)
     if not has.attachments and "attachments" not in case.__dict__:
         set_committed_value(case, "attachments", [])  # case.photos, case.documents: no lazy load
     return has
@@ -233,7 +254,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
     if failed_action and failed_form is not None:
         failed_form.version.data = case.version
         forms[PANEL_OF.get(failed_action, failed_action)] = failed_form
-    batch = find_batch(case.batch_no)
+    batch = has.case_batch(case)
     next_approval = None
     if current_user.has_role(Role.LEADER):
         # Leaders work through their approval queue on a phone: offer the next one.
@@ -259,6 +280,7 @@ def detail_context(case: Case, failed_action: str | None = None, failed_form=Non
         "pauses": case_pauses(case.id) if has.pauses else [],  # H1: the case clocks' pauses (waiting on submitter/customer)
         "cluster": cluster_of_case(case, current_user) if has.clusters else None,  # issue 12: 批号聚集
         "sheets": sheets_for_case(case, current_user) if has.sheets else [],  # the capa block
+        "link_token": has.link_token,  # the 顾客进度链接 card (portal/customer/routes.py)
     }
 
 

@@ -5,10 +5,11 @@ from flask import abort, current_app, flash, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 import sqlalchemy as sa
-from sqlalchemy.orm import defaultload
+from sqlalchemy.orm import defaultload, joinedload
 
 from forms.cases import IntakeForm
 from portal.auth.decorators import roles_required
+from portal.batches.models import Batch
 from portal.cases import access, bp, evidence, operations, panels
 from portal.cases.enums import Channel
 from portal.cases.models import Attachment, Case
@@ -41,10 +42,14 @@ def get_case(number: str) -> Case:
 
 
 def get_case_page(number: str) -> tuple[Case, panels.CaseHas]:
-    """The case for its page, with which of the page's collections it has rows in (one query)."""
-    row = db.session.execute(_case_query(number, *panels.HAS_WITH_CASE)).unique().first()
+    """The case for its page, in one query: which of the page's collections it has rows in,
+    its customer link's token, and its batch from the register with the batch's product and
+    production department (cases store the batch number normalised: forms.cases)."""
+    q = (_case_query(number, Batch, *panels.HAS_WITH_CASE)
+         .outerjoin(Batch, Batch.batch_no == Case.batch_no).options(joinedload(Batch.production_unit)))
+    row = db.session.execute(q).unique().first()
     case = _visible_or_404(row[0] if row else None)
-    return case, panels.case_has(case, row[1:])
+    return case, panels.case_has(case, row[2:], batch=row[1])
 
 
 @bp.route("/")

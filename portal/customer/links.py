@@ -33,11 +33,17 @@ def create_link(case: Case, actor=None) -> CaseLink:
     return link
 
 
+def current_link_query(case_id, *columns) -> sa.Select:
+    """SELECT of the case's link in force (the newest not revoked): the link, or `columns` of
+    it (the case page reads the token with the case row: portal/cases/panels.HAS_WITH_CASE)."""
+    return (sa.select(*(columns or (CaseLink,)))
+            .where(CaseLink.case_id == case_id, CaseLink.revoked_at.is_(None))
+            .order_by(CaseLink.id.desc()).limit(1))
+
+
 def current_link(case_id: int) -> CaseLink | None:
     """The case's link in force (the newest not revoked)."""
-    return db.session.execute(
-        sa.select(CaseLink).where(CaseLink.case_id == case_id, CaseLink.revoked_at.is_(None))
-        .order_by(CaseLink.id.desc()).limit(1)).scalar_one_or_none()
+    return db.session.execute(current_link_query(case_id)).scalar_one_or_none()
 
 
 def ensure_link(case: Case, actor=None) -> CaseLink:
@@ -55,8 +61,13 @@ def expires_at(case: Case):
 def usable(link: CaseLink | None, now=None) -> bool:
     if link is None or link.revoked_at is not None:
         return False
-    until = expires_at(link.case)
-    return until is None or (now or utcnow()) < until
+    return not expired(link.case, now)
+
+
+def expired(case: Case, now=None) -> bool:
+    """The case's links have stopped working (CUSTOMER_LINK_DAYS after closing)."""
+    until = expires_at(case)
+    return until is not None and (now or utcnow()) >= until
 
 
 def find(token: str) -> CaseLink | None:
@@ -72,8 +83,12 @@ def find(token: str) -> CaseLink | None:
 
 def absolute_url(link: CaseLink) -> str:
     """The link as the customer gets it (SMS, receipt): PORTAL_BASE_URL + /p/<token>."""
+    return absolute_url_of(link.token)
+
+
+def absolute_url_of(token: str) -> str:
     base = current_app.config["PORTAL_BASE_URL"].rstrip("/")
-    return base + path_of(link.token)
+    return base + path_of(token)
 
 
 def path_of(token: str) -> str:

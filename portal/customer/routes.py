@@ -137,22 +137,29 @@ def appeal(token: str):
 
 # ---------------------------------------------------------------- staff side
 
+_READ_HERE = object()
+
+
 @bp.app_template_global()
-def customer_link_card(case) -> dict:
+def customer_link_card(case, token=_READ_HERE) -> dict:
     """For the case page's 顾客进度链接 card: the link, and the customer's ratings and appeals.
 
-    The case page is read often: one query for a case in progress (a customer can rate or
-    appeal only once a result is there, which leaves the case in a result state or counted in
-    reopen_count / callback_rejections); the QR code is an image of its own (qr below)."""
-    link = links.current_link(case.id)
+    The case page is read often: its case row brings the token of the link in force
+    (`token`, None when there is none; portal/cases/panels.HAS_WITH_CASE), and the ratings
+    and appeals are asked for only once a result is there (a customer can rate or appeal only
+    then, which leaves the case in a result state or counted in reopen_count /
+    callback_rejections); the QR code is an image of its own (qr below)."""
+    if token is _READ_HERE:
+        link = links.current_link(case.id)
+        token = link.token if link is not None else None
     ratings, appeals = [], []
     if case.state in present.RESULT_STATES or case.reopen_count or case.callback_rejections:
         ratings = db.session.execute(sa.select(CustomerRating).where(CustomerRating.case_id == case.id)
                                      .order_by(CustomerRating.id.desc())).scalars().all()
         appeals = db.session.execute(sa.select(CustomerAppeal).where(CustomerAppeal.case_id == case.id)
                                      .order_by(CustomerAppeal.id.desc())).scalars().all()
-    return {"link": link, "url": links.absolute_url(link) if link is not None else None,
-            "usable": links.usable(link), "expires_at": links.expires_at(case),
+    return {"token": token, "url": links.absolute_url_of(token) if token is not None else None,
+            "usable": token is not None and not links.expired(case), "expires_at": links.expires_at(case),
             "ratings": ratings, "appeals": appeals,
             "may_regenerate": current_user.has_role(Role.DESK, Role.REP)}
 

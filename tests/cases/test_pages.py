@@ -1,5 +1,5 @@
 """Small page fragments of the case page."""
-from tests.conftest import make_case, unit
+from tests.conftest import make_case, unit, user
 
 
 def test_dispatch_picker_lists_handlers_of_the_chosen_department(app, as_user):
@@ -93,3 +93,24 @@ def test_a_new_case_page_does_not_look_up_what_the_case_has_none_of(app, as_user
     read = _selects_from(app, as_user("desk"), f"/cases/{case.number}")
     for table in ("signature", "case_pause", "batch_cluster", "corrective_action", "attachment"):
         assert table not in read, read
+
+
+def test_the_case_row_brings_its_batch_and_customer_link(app, as_user):
+    """The registered batch (with its production department) and the customer's link in force
+    come with the case itself: the page shows both without a look-up of its own for either."""
+    from portal.batches.lookup import find_batch
+    from portal.customer import links
+    case = make_case(batch_no=BATCH)
+    batch, link = find_batch(BATCH), links.current_link(case.id)
+    assert batch is not None and batch.production_unit is not None and link is not None
+    desk = as_user("desk")
+    read = _selects_from(app, desk, f"/cases/{case.number}")
+    assert "batch" not in read and "case_link" not in read, read
+    html = desk.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert batch.production_unit.name in html.split("生产部门", 1)[1].split("</dd>", 1)[0]
+    assert links.path_of(link.token) in html
+    # A link made anew replaces the old one on the page.
+    from portal.customer.operations import regenerate_link
+    fresh = regenerate_link(case, user("desk"))
+    html = desk.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert links.path_of(fresh.token) in html and links.path_of(link.token) not in html
