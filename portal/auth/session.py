@@ -6,9 +6,6 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 from flask import (current_app, flash, g, has_request_context, make_response, redirect, request,
                    session, url_for)
 from flask_babel import gettext as _
@@ -17,7 +14,8 @@ from flask_login import current_user, login_user, logout_user
 from portal import clock, dbreads
 from portal.auth.models import UserSession
 from portal.extensions import db
-from portal.org.models import OrgUnit, User, UserRole
+from portal.org.models import User
+from portal.org.rows import persistent_user, user_rows
 
 SID = "sid"  # the cookie key holding this browser's UserSession.id
 TOUCH_SECONDS = 60  # the cookie and the row record use at most once a minute
@@ -54,17 +52,11 @@ def end() -> None:
     session.clear()
 
 
-# The session row, the user and their roles in one round trip, as plain rows: building the
-# User from them costs a third of what the ORM's joined eager load of the same took, on every
-# request of every page (a role per row; a user has one to three).
-_USER_COLUMNS = tuple(User.__table__.c)
-_UNIT_COLUMNS = tuple(OrgUnit.__table__.c)
+# The session row, the user, their unit and their roles in one round trip, as plain rows
+# (portal/org/rows.py), on every request of every page.
 _LOAD_USER = (
-    sa.select(*_USER_COLUMNS, *(c.label(f"unit__{c.key}") for c in _UNIT_COLUMNS), UserRole.role)
-    .select_from(UserSession)
-    .join(User, User.id == UserSession.user_id)
-    .join(OrgUnit, OrgUnit.id == User.unit_id)
-    .outerjoin(UserRole, UserRole.user_id == User.id)
+    user_rows()
+    .join(UserSession, UserSession.user_id == User.id)
     .where(UserSession.id == sa.bindparam("sid"), User.id == sa.bindparam("uid"),
            UserSession.seen_at >= sa.bindparam("stale"), User.active.is_(True))
 )
@@ -76,36 +68,7 @@ def load_user(ident: str):
         return None  # also every cookie from before server-side sessions ("id:epoch")
     stale = clock.utcnow() - _idle_limit() - timedelta(seconds=TOUCH_SECONDS)
     rows = dbreads.rows(_LOAD_USER, {"sid": sid, "uid": int(ident), "stale": stale})
-    if not rows:
-        return None
-    return _persistent_user(rows)
-
-
-def _persistent_user(rows) -> User:
-    """The User of these rows as if the ORM had loaded it: persistent in this request's
-    session, with its unit and roles loaded."""
-    first = rows[0]
-    known = db.session.identity_map.get(identity_key(User, first.id))
-    if known is not None:
-        return known
-    uid = first.id
-    user = User(**{c.key: first._mapping[c] for c in _USER_COLUMNS})
-    make_transient_to_detached(user)
-    unit = db.session.identity_map.get(identity_key(OrgUnit, first.unit_id))
-    if unit is None:
-        unit = OrgUnit(**{c.key: first._mapping[f"unit__{c.key}"] for c in _UNIT_COLUMNS})
-        make_transient_to_detached(unit)
-        db.session.add(unit)
-    set_committed_value(user, "unit", unit)
-    roles = []
-    for row in rows:
-        if row.role is not None:
-            role = UserRole(user_id=uid, role=row.role)
-            make_transient_to_detached(role)
-            roles.append(role)
-    set_committed_value(user, "role_rows", roles)
-    db.session.add(user)
-    return user
+    return persistent_user(rows) if rows else None
 
 
 def unauthorized():

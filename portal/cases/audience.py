@@ -16,13 +16,14 @@ from typing import Callable
 
 import sqlalchemy as sa
 from flask import g, has_request_context
-from sqlalchemy.orm import aliased, lazyload
+from sqlalchemy.orm import aliased
 
 from portal.cases.models import Case
 from portal.cases.states import Step
 from portal.extensions import db
 from portal.labels import N_
 from portal.org.enums import Role, UnitKind
+from portal.org import rows as org_rows
 from portal.org.models import User, UserRole
 from portal.org.tree import UnitTree, unit_tree
 
@@ -47,10 +48,11 @@ NOT_SETTLED_ON_SPOT = When(lambda c: not c.settled_on_spot, lambda: Case.settled
 # ---------------------------------------------------------------- the organisation
 
 def _active_with_roles(roles, *where) -> list[User]:
-    # Their own roles are loaded only if something asks (the case page shows names).
-    return list(db.session.execute(
-        sa.select(User).join(UserRole).where(User.active.is_(True), UserRole.role.in_(list(roles)), *where)
-        .options(lazyload(User.role_rows)).order_by(User.id)).unique().scalars())
+    """Active users with any of `roles`, with their unit and roles (portal/org/rows.py: the
+    case page asks for its step's holders on every request)."""
+    has_role = User.id.in_(sa.select(UserRole.user_id).where(UserRole.role.in_(list(roles))))
+    return org_rows.users(org_rows.user_rows().where(User.active.is_(True), has_role, *where)
+                          .order_by(User.id))
 
 
 def leader_units() -> set[int]:
