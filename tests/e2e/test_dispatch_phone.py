@@ -66,7 +66,7 @@ def test_desk_dispatches_and_redispatches_on_a_phone(app, login_as):
     assert desk.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
 
     # 生产二部's handler finds it waiting in 我的待办, on a phone too.
-    handler = login_as("handler_prod2", **PHONE)  # lands on 我的待办
+    handler = login_as("handler_prod2", via_form=True, **PHONE)  # the form, on a phone; lands on 我的待办
     row = handler.locator("#work-table tbody tr", has_text=number)
     expect(row).to_have_count(1)
     expect(row).to_contain_text("首次跟进")

@@ -41,7 +41,7 @@ def test_badge_counts_and_countdowns_run(app, login_as):
                        .values(due_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
 
-    desk = login_as("desk")  # lands on 我的待办
+    desk = login_as("desk", via_form=True)  # the login form, as a person signs in; lands on 我的待办
     expect(desk.locator("#work-badge .badge")).to_have_text("2")
     rows = desk.locator("#work-table tbody tr")
     expect(rows).to_have_count(2)
