@@ -92,6 +92,10 @@ class Config:
     API_CALL_LOG_DAYS = int(os.environ.get("API_CALL_LOG_DAYS", "90"))
     # Outbound webhooks (portal/webhooks): connect and read timeout of one delivery, seconds.
     WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+    # The wait before a failed delivery's second attempt, seconds; unset: RETRY_AFTER[0] (10 s).
+    # The later waits are RETRY_AFTER's. (The suite's real-worker retry test sets 2.)
+    WEBHOOK_FIRST_RETRY_SECONDS = (float(os.environ["WEBHOOK_FIRST_RETRY_SECONDS"])
+                                   if os.environ.get("WEBHOOK_FIRST_RETRY_SECONDS") else None)
     MAIL_SERVER = os.environ.get("MAIL_SERVER")  # unset: mail stays in the outbox (demo, development)
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_SENDER = os.environ.get("MAIL_SENDER", "complaints@example.com")

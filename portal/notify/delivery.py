@@ -248,7 +248,7 @@ def _record_failure(recorder: "_Recorder", row, exc: Exception) -> str:
         recorder.record(row, "dead", error)
         log.error("outbox %s dead after %d attempts: %s", row.id, tries, error)
         return "dead"
-    retry_at = utcnow() + (webhooks.RETRY_AFTER if row.channel == "webhook" else RETRY_AFTER)[tries - 1]
+    retry_at = utcnow() + (webhooks.retry_after(tries) if row.channel == "webhook" else RETRY_AFTER[tries - 1])
     recorder.record(row, "failed", error, send_after=retry_at)
     if row.channel == "webhook":  # in seconds, not at the minute sweep's next run (issue 14)
         webhooks.schedule_retry(row.id, retry_at)

@@ -209,6 +209,15 @@ def drain() -> int:
     return sent
 
 
+def retry_after(tries: int) -> timedelta:
+    """The wait after a delivery's `tries`-th failed attempt: RETRY_AFTER's, the first one
+    WEBHOOK_FIRST_RETRY_SECONDS when that is configured (unset, as by default: RETRY_AFTER[0])."""
+    first = current_app.config.get("WEBHOOK_FIRST_RETRY_SECONDS")
+    if tries == 1 and first is not None:
+        return timedelta(seconds=float(first))
+    return RETRY_AFTER[tries - 1]
+
+
 def schedule_retry(message_id: int, at) -> None:
     """A failed delivery's next attempt as a job at its time (RQ's scheduler), so a 10 s wait
     is 10 s; if Redis is down the minute sweep takes it."""

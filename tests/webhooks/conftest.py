@@ -51,13 +51,14 @@ def rq_worker(app, tmp_path):
     started = []
     log_path = tmp_path / "worker.log"
 
-    def start(*, burst: bool = False):
+    def start(*, burst: bool = False, **environ):
+        """`environ`: more of the worker's environment (its configuration)."""
         log = open(log_path, "ab")
         mode = ["--burst"] if burst else ["--with-scheduler"]
         proc = subprocess.Popen(
             [sys.executable, "-m", "rq.cli", "worker", *mode, "--worker-class", "jobs.worker.PortalWorker",
              "--url", app.config["REDIS_URL"], "notify"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=ROOT, env={**env, **environ}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             process_group=0)
         log.close()
         proc.log = lambda: log_path.read_text(errors="replace")[-3000:]
