@@ -47,12 +47,26 @@ NOT_SETTLED_ON_SPOT = When(lambda c: not c.settled_on_spot, lambda: Case.settled
 
 # ---------------------------------------------------------------- the organisation
 
-def _active_with_roles(roles, *where) -> list[User]:
-    """Active users with any of `roles`, with their unit and roles (portal/org/rows.py: the
-    case page asks for its step's holders on every request)."""
-    has_role = User.id.in_(sa.select(UserRole.user_id).where(UserRole.role.in_(list(roles))))
-    return org_rows.users(org_rows.user_rows().where(User.active.is_(True), has_role, *where)
-                          .order_by(User.id))
+def _people_statement(in_units: bool) -> sa.Select:
+    has_role = User.id.in_(sa.select(UserRole.user_id).where(
+        UserRole.role.in_(sa.bindparam("roles", expanding=True))))
+    q = org_rows.user_rows().where(User.active.is_(True), has_role)
+    if in_units:
+        q = q.where(User.unit_id.in_(sa.bindparam("units", expanding=True)))
+    return q.order_by(User.id)
+
+
+# Built once: the case page asks for its step's holders on every request.
+_PEOPLE = {False: _people_statement(False), True: _people_statement(True)}
+
+
+def _active_with_roles(roles, units=None) -> list[User]:
+    """Active users with any of `roles` (in `units`, when given), with their unit and roles
+    (portal/org/rows.py)."""
+    params = {"roles": list(roles)}
+    if units is not None:
+        params["units"] = list(units)
+    return org_rows.users(_PEOPLE[units is not None], params)
 
 
 def leader_units() -> set[int]:
@@ -91,7 +105,7 @@ def leaders_of(unit_id: int | None) -> list[User]:
     chain = _ancestry(unit_tree(), unit_id)
     if not chain:
         return []
-    leaders = _active_with_roles({Role.LEADER}, User.unit_id.in_(chain))
+    leaders = _active_with_roles({Role.LEADER}, chain)
     for unit in chain:
         found = [u for u in leaders if u.unit_id == unit]
         if found:
@@ -185,7 +199,7 @@ class OfStepUnit(Group):
     def _members(self, case) -> list[User]:
         if case.step_unit_id is None:
             return []
-        return _active_with_roles({self.role}, User.unit_id == case.step_unit_id)
+        return _active_with_roles({self.role}, [case.step_unit_id])
 
     def member_sql(self, person):
         """The same scope for a person row (aliased User) against the case row, in SQL."""

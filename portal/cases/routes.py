@@ -24,10 +24,19 @@ from portal.org.tree import unit_tree
 from portal.submit import run_form
 
 
-def _case_query(number: str, *columns):
+def _case_query(*columns):
     # The registering user comes with the case (a join); their roles only if something asks.
-    return sa.select(Case, *columns).where(Case.number == number).options(
+    return sa.select(Case, *columns).where(Case.number == sa.bindparam("number")).options(
         defaultload(Case.registered_by).lazyload(User.role_rows))
+
+
+# Built once (every case page and step asks): the number is a parameter.
+_CASE = _case_query()
+# The case for its page, in one query: which of the page's collections it has rows in, its
+# customer link's token, and its batch from the register with the batch's product and
+# production department (cases store the batch number normalised: forms.cases).
+_CASE_PAGE = (_case_query(Batch, *panels.HAS_WITH_CASE)
+              .outerjoin(Batch, Batch.batch_no == Case.batch_no).options(joinedload(Batch.production_unit)))
 
 
 def _visible_or_404(case: Case | None) -> Case:
@@ -38,16 +47,12 @@ def _visible_or_404(case: Case | None) -> Case:
 
 def get_case(number: str) -> Case:
     """The case by number if the current user may see it; 404 otherwise."""
-    return _visible_or_404(db.session.execute(_case_query(number)).unique().scalar_one_or_none())
+    return _visible_or_404(db.session.execute(_CASE, {"number": number}).unique().scalar_one_or_none())
 
 
 def get_case_page(number: str) -> tuple[Case, panels.CaseHas]:
-    """The case for its page, in one query: which of the page's collections it has rows in,
-    its customer link's token, and its batch from the register with the batch's product and
-    production department (cases store the batch number normalised: forms.cases)."""
-    q = (_case_query(number, Batch, *panels.HAS_WITH_CASE)
-         .outerjoin(Batch, Batch.batch_no == Case.batch_no).options(joinedload(Batch.production_unit)))
-    row = db.session.execute(q).unique().first()
+    """The case for its page with what the page would otherwise look up one by one (_CASE_PAGE)."""
+    row = db.session.execute(_CASE_PAGE, {"number": number}).unique().first()
     case = _visible_or_404(row[0] if row else None)
     return case, panels.case_has(case, row[2:], batch=row[1])
 
