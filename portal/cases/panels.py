@@ -24,9 +24,9 @@ from portal.cases.models import Attachment, Case, Category
 from portal.cases.states import State, Step
 from portal.cases.timeline import ACTION_LABELS, case_events, case_signatures, event_label
 from portal.clusters.models import BatchClusterCase
+from portal.clusters.queries import cluster_of_case
 from portal.customer import links as customer_links
 from portal.customer.models import CaseLink
-from portal.clusters.queries import cluster_of_case
 from portal.errors import ValidationError
 from portal.escalation.history import history as escalation_history, page_messages
 from portal.extensions import db

@@ -137,21 +137,15 @@ def appeal(token: str):
 
 # ---------------------------------------------------------------- staff side
 
-_READ_HERE = object()
-
-
 @bp.app_template_global()
-def customer_link_card(case, token=_READ_HERE) -> dict:
+def customer_link_card(case, token: str | None) -> dict:
     """For the case page's 顾客进度链接 card: the link, and the customer's ratings and appeals.
 
     The case page is read often: its case row brings the token of the link in force
-    (`token`, None when there is none; portal/cases/panels.HAS_WITH_CASE), and the ratings
+    (`token`, None when there is none; portal/cases/panels.CaseHas.link_token), and the ratings
     and appeals are asked for only once a result is there (a customer can rate or appeal only
     then, which leaves the case in a result state or counted in reopen_count /
     callback_rejections); the QR code is an image of its own (qr below)."""
-    if token is _READ_HERE:
-        link = links.current_link(case.id)
-        token = link.token if link is not None else None
     ratings, appeals = [], []
     if case.state in present.RESULT_STATES or case.reopen_count or case.callback_rejections:
         ratings = db.session.execute(sa.select(CustomerRating).where(CustomerRating.case_id == case.id)

@@ -241,3 +241,25 @@ def test_the_desk_is_told_its_question_reaches_the_customer(app, as_user):
     html = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
     panel = html[html.index('id="panel-request_info"'):]
     assert "顾客在进度页上也会看到这段话" in panel[:3000]
+
+
+def test_the_staff_card_says_until_when_the_link_works_and_when_it_has_expired(app, as_user):
+    """The card on the case page: an open case's link has no end; a closed case's works
+    CUSTOMER_LINK_DAYS more, and after that the card says it has expired."""
+    from datetime import timedelta
+    from portal import clock
+
+    def card(case) -> str:
+        page = as_user("desk").get(f"/cases/{case.number}").get_data(as_text=True)
+        return page[page.index('id="customer-link"'):].split("</section>", 1)[0]
+
+    open_card = card(make_case())
+    assert "/p/" in open_card and "有效期至" not in open_card and "链接已过期" not in open_card
+    closed = make_case_at("closed")
+    assert "有效期至" in card(closed) and "链接已过期" not in card(closed)
+    clock.travel(timedelta(days=30, minutes=1))  # CUSTOMER_LINK_DAYS = 30 after closing
+    try:
+        late = card(closed)
+    finally:
+        clock.reset()
+    assert "链接已过期（结案超过 30 天）" in late and "有效期至" not in late
